@@ -63,7 +63,7 @@ def make_fixture(out_dir):
     base = torch.arange(60, dtype=torch.float32).reshape(3, 4, 5) / 8
     sd["view.offset_strided"] = base[1:, 1:3, ::2]  # storage offset + non-contiguous strides
     sd["view.transposed"] = base[0].t()
-    sd["view.expanded"] = torch.arange(5, dtype=torch.int64).expand(1, 5)  # stride 0 (CLIP position_ids)
+    sd["view.expanded"] = torch.arange(5, dtype=torch.int64).expand(2, 5)  # stride 0, like a broadcast buffer
     sd["half.weight"] = (torch.arange(12, dtype=torch.float32).reshape(3, 4) / 7 - 0.5).half()
     sd["half.view"] = sd["half.weight"][:, 1::2]
     sd["bf16.weight"] = (torch.arange(6, dtype=torch.float32) * 1.37 - 2).bfloat16()
