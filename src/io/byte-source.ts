@@ -46,8 +46,11 @@ export function byteSource(input: BinaryInput): ByteSource {
   };
 }
 
+/** What the writers produce: bytes over a plain ArrayBuffer, which is what a Blob accepts. */
+export type BlobBytes = Uint8Array<ArrayBuffer>;
+
 /** Joins parts (as produced by the writers) into one buffer. */
-export function concatParts(parts: readonly Uint8Array[]): Uint8Array {
+export function concatParts(parts: readonly Uint8Array[]): BlobBytes {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let at = 0;
   for (const p of parts) {

@@ -40,6 +40,10 @@ if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
 
 export const bytesOf = (v: ArrayBufferView): Uint8Array => new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 
+/** The view's bytes over a plain ArrayBuffer, as a Blob needs them (only a SharedArrayBuffer is copied). */
+const blobBytes = (v: ArrayBufferView): Uint8Array<ArrayBuffer> =>
+  v.buffer instanceof ArrayBuffer ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : new Uint8Array(bytesOf(v));
+
 /** Product of a shape; callers validate each dimension first. */
 export const numelOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
@@ -156,10 +160,10 @@ export function toStorage(t: TensorData, storage: StorageDType, name = 'tensor')
 export type NamedTensors = ReadonlyMap<string, TensorData> | Readonly<Record<string, TensorData>> | Iterable<readonly [string, TensorData]>;
 
 /** The pairs of a NamedTensors in order, each checked to be writable (dtype, shape, byte length, unique name). */
-export function writableTensors(tensors: NamedTensors): [string, TensorData, Uint8Array][] {
+export function writableTensors(tensors: NamedTensors): [string, TensorData, Uint8Array<ArrayBuffer>][] {
   const pairs: Iterable<readonly [string, TensorData]> =
     Symbol.iterator in tensors ? (tensors as Iterable<readonly [string, TensorData]>) : Object.entries(tensors);
-  const out: [string, TensorData, Uint8Array][] = [];
+  const out: [string, TensorData, Uint8Array<ArrayBuffer>][] = [];
   const seen = new Set<string>();
   for (const [name, t] of pairs) {
     if (seen.has(name)) throw new RangeError(`Tensor name "${name}" appears twice.`);
@@ -168,7 +172,7 @@ export function writableTensors(tensors: NamedTensors): [string, TensorData, Uin
     if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new RangeError(`Tensor "${name}" has an invalid shape [${t.shape.join(', ')}].`);
     }
-    const bytes = bytesOf(t.data);
+    const bytes = blobBytes(t.data);
     const want = numelOf(t.shape) * ITEM_SIZE[t.dtype];
     if (bytes.byteLength !== want) {
       throw new RangeError(`Tensor "${name}" has ${bytes.byteLength} bytes of data; shape [${t.shape.join(', ')}] of ${t.dtype} needs ${want}.`);

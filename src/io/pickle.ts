@@ -331,7 +331,7 @@ export const pyTuple = (...items: unknown[]): readonly unknown[] => Object.freez
  * Pickles with protocol 2 opcodes only, and only those torch 1.13's weights_only unpickler knows
  * (so no FRAME, MEMOIZE or SHORT_BINUNICODE). Integral numbers are written as int, others as float.
  */
-export function pickle(value: unknown): Uint8Array {
+export function pickle(value: unknown): Uint8Array<ArrayBuffer> {
   let buf = new Uint8Array(1024);
   let len = 0;
   const reserve = (n: number): DataView => {

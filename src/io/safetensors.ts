@@ -1,6 +1,6 @@
 // .safetensors: an 8-byte little-endian header length, a JSON header
 // {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {str: str}}, then the data region.
-import { byteSource, concatParts, type BinaryInput } from './byte-source.ts';
+import { byteSource, concatParts, type BinaryInput, type BlobBytes } from './byte-source.ts';
 import { ITEM_SIZE, isFileDType, writableTensors, type FileDType, type LoadedTensor, type NamedTensors } from './dtype.ts';
 import { CheckpointFormatError } from './errors.ts';
 
@@ -141,10 +141,10 @@ export async function openSafetensors(input: BinaryInput): Promise<SafetensorsFi
  * The file as parts: the length prefix + header, then each tensor's bytes (views, not copies).
  * `new Blob(parts)` builds a download without one contiguous copy of every weight.
  */
-export function safetensorsParts(tensors: NamedTensors, metadata: Readonly<Record<string, string>> = {}): Uint8Array[] {
+export function safetensorsParts(tensors: NamedTensors, metadata: Readonly<Record<string, string>> = {}): BlobBytes[] {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header['__metadata__'] = { ...metadata };
-  const parts: Uint8Array[] = [];
+  const parts: BlobBytes[] = [];
   let offset = 0;
   for (const [name, t, bytes] of writableTensors(tensors)) {
     if (name === '__metadata__') throw new RangeError('A tensor may not be named "__metadata__".');
@@ -161,6 +161,6 @@ export function safetensorsParts(tensors: NamedTensors, metadata: Readonly<Recor
 }
 
 /** The whole file in one buffer. */
-export function writeSafetensors(tensors: NamedTensors, metadata?: Readonly<Record<string, string>>): Uint8Array {
+export function writeSafetensors(tensors: NamedTensors, metadata?: Readonly<Record<string, string>>): BlobBytes {
   return concatParts(safetensorsParts(tensors, metadata));
 }

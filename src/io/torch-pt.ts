@@ -2,7 +2,7 @@
 // (the object tree), <archive>/data/<key> (one entry per storage), <archive>/version and, since
 // torch 2.1, <archive>/byteorder. The pickle is read with an allow-list of exactly what a
 // state_dict needs, the same list torch.load(weights_only=True) trusts.
-import { byteSource, concatParts, type BinaryInput } from './byte-source.ts';
+import { byteSource, concatParts, type BinaryInput, type BlobBytes } from './byte-source.ts';
 import { ITEM_SIZE, numelOf, writableTensors, type FileDType, type LoadedTensor, type NamedTensors } from './dtype.ts';
 import { CheckpointFormatError, UnsafePickleError } from './errors.ts';
 import { PyCallable, PyGlobal, PyPersistentId, PyReduce, pyTuple, pickle, unpickle } from './pickle.ts';
@@ -235,11 +235,11 @@ export interface TorchCheckpointInput {
  * LatentSync's format, torch.save({"global_step": step, "state_dict": OrderedDict(name -> tensor)}),
  * as parts for `new Blob(parts)` (tensor bytes are not copied). torch.load(weights_only=True) opens it.
  */
-export function torchCheckpointParts(ckpt: TorchCheckpointInput, opts: { archiveName?: string; forceZip64?: boolean } = {}): Uint8Array[] {
+export function torchCheckpointParts(ckpt: TorchCheckpointInput, opts: { archiveName?: string; forceZip64?: boolean } = {}): BlobBytes[] {
   if (!Number.isSafeInteger(ckpt.globalStep)) throw new RangeError(`globalStep ${ckpt.globalStep} is not an integer.`);
   const archive = opts.archiveName ?? 'archive';
   const sd = new Map<string, PyReduce>();
-  const storages: { name: string; data: Uint8Array }[] = [];
+  const storages: { name: string; data: BlobBytes }[] = [];
   for (const [name, t, bytes] of writableTensors(ckpt.stateDict)) {
     const cls = STORAGE_CLASS[t.dtype];
     if (!cls) throw new RangeError(`Tensor "${name}" has dtype ${t.dtype}, which PyTorch has no storage for.`);
@@ -255,7 +255,7 @@ export function torchCheckpointParts(ckpt: TorchCheckpointInput, opts: { archive
     ['global_step', ckpt.globalStep],
     ['state_dict', new PyReduce(ORDERED_DICT, [], sd)],
   ]);
-  const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+  const text = (s: string): BlobBytes => new TextEncoder().encode(s);
   return zipParts(
     [
       { name: `${archive}/data.pkl`, data: pickle(root) },
@@ -267,6 +267,6 @@ export function torchCheckpointParts(ckpt: TorchCheckpointInput, opts: { archive
   );
 }
 
-export function writeTorchCheckpoint(ckpt: TorchCheckpointInput, opts?: { archiveName?: string; forceZip64?: boolean }): Uint8Array {
+export function writeTorchCheckpoint(ckpt: TorchCheckpointInput, opts?: { archiveName?: string; forceZip64?: boolean }): BlobBytes {
   return concatParts(torchCheckpointParts(ckpt, opts));
 }

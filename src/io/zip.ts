@@ -1,7 +1,7 @@
 // The subset of zip that torch.save uses: STORED (uncompressed) entries, ZIP64 when an entry or
 // offset passes 4 GiB, data aligned to 64 bytes with a padding extra field. Reading goes through
 // the central directory and a ByteSource, so only the bytes asked for are ever read.
-import type { ByteSource } from './byte-source.ts';
+import type { BlobBytes, ByteSource } from './byte-source.ts';
 import { CheckpointFormatError } from './errors.ts';
 
 export interface ZipEntry {
@@ -169,7 +169,7 @@ export async function openZip(src: ByteSource): Promise<ZipArchive> {
 
 export interface ZipInputFile {
   name: string;
-  data: Uint8Array;
+  data: BlobBytes;
 }
 
 export interface ZipWriteOptions {
@@ -183,11 +183,11 @@ export interface ZipWriteOptions {
  * A STORED zip archive as parts: headers are small new buffers, file data are the caller's
  * buffers (not copied), so `new Blob(parts)` streams multi-GB checkpoints out.
  */
-export function zipParts(files: readonly ZipInputFile[], opts: ZipWriteOptions = {}): Uint8Array[] {
+export function zipParts(files: readonly ZipInputFile[], opts: ZipWriteOptions = {}): BlobBytes[] {
   const align = opts.align ?? 1;
   const encoder = new TextEncoder();
-  const parts: Uint8Array[] = [];
-  const central: Uint8Array[] = [];
+  const parts: BlobBytes[] = [];
+  const central: BlobBytes[] = [];
   let offset = 0;
   let anyZip64 = false;
   const DOS_DATE_1980_01_01 = 0x21; // fixed timestamp: the same tensors give the same bytes

@@ -20,7 +20,7 @@ const METADATA = { format: 'pt', step: '1200', config: '{"sample_size": 32}' };
 const bytesOf = (t: TensorData): Uint8Array => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 
 /** A file made by hand: length prefix + the given header JSON + the data bytes. */
-function handMade(header: unknown, dataLength = 16, prefix?: bigint): Uint8Array {
+function handMade(header: unknown, dataLength = 16, prefix?: bigint): Uint8Array<ArrayBuffer> {
   const json = new TextEncoder().encode(typeof header === 'string' ? header : JSON.stringify(header));
   const out = new Uint8Array(8 + json.byteLength + dataLength);
   new DataView(out.buffer).setBigUint64(0, prefix ?? BigInt(json.byteLength), true);
@@ -94,7 +94,7 @@ describe('safetensors header validation', () => {
     expect([...readSafetensors(handMade(ok)).tensors.keys()]).toEqual(['a', 'b']);
   });
 
-  const cases: [string, Uint8Array, RegExp][] = [
+  const cases: [string, Uint8Array<ArrayBuffer>, RegExp][] = [
     ['a file shorter than 8 bytes', new Uint8Array(5), /shorter than the 8-byte/],
     ['a header longer than the cap', handMade(ok, 16, BigInt(MAX_HEADER_BYTES + 1)), /limit/],
     ['a 2^63 header length', handMade(ok, 16, 2n ** 63n), /limit/],

@@ -11,7 +11,7 @@ import { f32ToF16Array, type FileDType, type TensorData } from '../../src/io/dty
 import { CheckpointFormatError, UnsafePickleError } from '../../src/io/errors.ts';
 import { PyGlobal, PyReduce, pickle } from '../../src/io/pickle.ts';
 import { openTorchCheckpoint, readTorchCheckpoint, torchCheckpointParts, writeTorchCheckpoint } from '../../src/io/torch-pt.ts';
-import { openZip, zipParts } from '../../src/io/zip.ts';
+import { openZip, zipParts, type ZipInputFile } from '../../src/io/zip.ts';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = new URL('../../tools/reference/pt_roundtrip.py', import.meta.url).pathname;
@@ -99,12 +99,12 @@ describe('files written by torch.save', () => {
 
 describe('refusals', () => {
   /** A torch-style archive around an arbitrary pickle. */
-  const archive = (pkl: Uint8Array, extra: { name: string; data: Uint8Array }[] = []): Uint8Array =>
+  const archive = (pkl: Uint8Array<ArrayBuffer>, extra: ZipInputFile[] = []): Uint8Array =>
     concatParts(zipParts([{ name: 'archive/data.pkl', data: pkl }, ...extra]));
 
   it('refuses a pickle that calls os.system, naming it, before anything runs', async () => {
     const evil = pickle(new PyReduce(new PyGlobal('os', 'system'), ['echo pwned']));
-    const err = await openTorchCheckpoint(archive(evil)).catch((e: unknown) => e as Error);
+    const err = (await openTorchCheckpoint(archive(evil)).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(UnsafePickleError);
     expect(err.message).toContain('os.system');
   });
