@@ -53,7 +53,10 @@ const u32 = new Uint32Array(f32.buffer);
 /** f32 -> IEEE half bits, round to nearest, ties to even (as torch's .half()). */
 export function f32ToF16(x: number): number {
   f32[0] = x;
-  const bits = u32[0]!;
+  return halfFromF32Bits(u32[0]!);
+}
+
+function halfFromF32Bits(bits: number): number {
   const sign = (bits >>> 16) & 0x8000;
   const exp = (bits >>> 23) & 0xff;
   const mant = bits & 0x7fffff;
@@ -103,8 +106,9 @@ function halfTable(): Float32Array {
 }
 
 export function f32ToF16Array(src: Float32Array): Uint16Array {
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length); // same bytes, read as bits
   const out = new Uint16Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = f32ToF16(src[i]!);
+  for (let i = 0; i < bits.length; i++) out[i] = halfFromF32Bits(bits[i]!);
   return out;
 }
 

@@ -11,7 +11,7 @@ import { f32ToF16Array, type FileDType, type TensorData } from '../../src/io/dty
 import { CheckpointFormatError, UnsafePickleError } from '../../src/io/errors.ts';
 import { PyGlobal, PyReduce, pickle } from '../../src/io/pickle.ts';
 import { openTorchCheckpoint, readTorchCheckpoint, torchCheckpointParts, writeTorchCheckpoint } from '../../src/io/torch-pt.ts';
-import { openZip, zipParts, type ZipInputFile } from '../../src/io/zip.ts';
+import { crc32, openZip, zipParts, type ZipInputFile } from '../../src/io/zip.ts';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = new URL('../../tools/reference/pt_roundtrip.py', import.meta.url).pathname;
@@ -53,6 +53,12 @@ describe('.pt round trip', () => {
     const blob = new Blob(parts);
     expect((await openTorchCheckpoint(blob)).globalStep).toBe(2 ** 40 + 1);
     await expectSameTensors(blob, STATE_DICT);
+  });
+
+  it('computes zip CRC-32 (check value of "123456789", and continued over chunks)', () => {
+    const data = new TextEncoder().encode('123456789');
+    expect(crc32(data)).toBe(0xcbf43926);
+    expect(crc32(data.subarray(7), crc32(data.subarray(0, 7)))).toBe(0xcbf43926);
   });
 
   it('aligns every storage to 64 bytes, as torch does', async () => {
