@@ -1,6 +1,6 @@
 // PyTorch checkpoints as torch.save writes them (PyTorch >= 1.6): a zip with <archive>/data.pkl
-// (the object tree), <archive>/data/<key> (one entry per storage), <archive>/version and, since
-// torch 2.1, <archive>/byteorder. The pickle is read with an allow-list of exactly what a
+// (the object tree), <archive>/data/<key> (one entry per storage), <archive>/version and, in
+// newer releases, <archive>/byteorder. The pickle is read with an allow-list of exactly what a
 // state_dict needs, the same list torch.load(weights_only=True) trusts.
 import { byteSource, concatParts, type BinaryInput, type BlobBytes } from './byte-source.ts';
 import { ITEM_SIZE, numelOf, writableTensors, type FileDType, type LoadedTensor, type NamedTensors } from './dtype.ts';

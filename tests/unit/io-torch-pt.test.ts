@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { byteSource, concatParts } from '../../src/io/byte-source.ts';
 import { f32ToF16Array, type FileDType, type TensorData } from '../../src/io/dtype.ts';
 import { CheckpointFormatError, UnsafePickleError } from '../../src/io/errors.ts';
-import { PyGlobal, PyReduce, pickle } from '../../src/io/pickle.ts';
+import { PyGlobal, PyPersistentId, PyReduce, pickle, pyTuple } from '../../src/io/pickle.ts';
 import { openTorchCheckpoint, readTorchCheckpoint, torchCheckpointParts, writeTorchCheckpoint } from '../../src/io/torch-pt.ts';
 import { crc32, openZip, zipParts, type ZipInputFile } from '../../src/io/zip.ts';
 
@@ -128,6 +128,10 @@ describe('refusals', () => {
   it('refuses calling an allowed storage class, and a storage type that is not one', async () => {
     const call = pickle(new PyReduce(new PyGlobal('torch', 'FloatStorage'), [4]));
     await expect(openTorchCheckpoint(archive(call))).rejects.toThrow('a call to torch.FloatStorage');
+    const pid = pyTuple('storage', new PyGlobal('collections', 'OrderedDict'), '0', 'cpu', 1);
+    const fake = pickle(new PyReduce(new PyGlobal('torch._utils', '_rebuild_tensor_v2'), [new PyPersistentId(pid), 0, pyTuple(1), pyTuple(1), false, null]));
+    const storage = { name: 'archive/data/0', data: new Uint8Array(4) };
+    await expect(openTorchCheckpoint(archive(fake, [storage]))).rejects.toThrow(/collections.OrderedDict as a storage type/);
   });
 
   it('refuses a compressed entry with a typed error that says so', async () => {
