@@ -38,7 +38,7 @@ export class GpuRuntime {
   }
 
   static forDevice(ctx: GpuContext, ledgerOpts: LedgerOptions = {}): GpuRuntime {
-    return new GpuRuntime(ctx, ctx.report.limits, new MemoryLedger(new GpuBackend(ctx.device), ledgerOpts));
+    return new GpuRuntime(ctx, { ...ctx.report.limits }, new MemoryLedger(new GpuBackend(ctx.device), ledgerOpts));
   }
 
   static async acquire(gpu: GPU | undefined, opts: AcquireOptions & LedgerOptions = {}): Promise<GpuRuntime> {
@@ -47,7 +47,7 @@ export class GpuRuntime {
 
   /** The planner's device: same limits, same ledger rules, no memory and no work. */
   static meta(limits: DeviceLimits, ledgerOpts: LedgerOptions = {}): GpuRuntime {
-    return new GpuRuntime(null, limits, new MemoryLedger(new MetaBackend(limits.maxBufferSize), ledgerOpts));
+    return new GpuRuntime(null, { ...limits }, new MemoryLedger(new MetaBackend(limits.maxBufferSize), ledgerOpts));
   }
 
   get isMeta(): boolean {
@@ -123,9 +123,13 @@ export class GpuRuntime {
     }
   }
 
-  /** Submits everything recorded so far. */
+  /** Submits everything recorded so far, then destroys buffers freed while it was being recorded. */
   flush(): void {
-    if (!this.encoder) return;
+    const backend = this.ledger.backend;
+    if (!this.encoder) {
+      if (backend instanceof GpuBackend) backend.destroyDoomed();
+      return;
+    }
     this.closePass();
     if (this.uniformUsed > 0) this.device.queue.writeBuffer(this.uniformArena.gpu, 0, this.uniformBytes.buffer, 0, this.uniformUsed);
     this.device.queue.submit([this.encoder.finish()]);
@@ -133,6 +137,7 @@ export class GpuRuntime {
     this.uniformUsed = 0;
     this.dispatchesInPass = 0;
     this.submits++;
+    if (backend instanceof GpuBackend) backend.destroyDoomed();
   }
 
   /** Submits and waits until the GPU has finished all of it (and the ledger knows of any refused buffer). */

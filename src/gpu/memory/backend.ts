@@ -46,9 +46,21 @@ export class GpuBackend implements BufferBackend {
     return { buffer, failure };
   }
 
+  /**
+   * Destruction waits for the next submit: recorded-but-unsubmitted commands may still use the buffer, and
+   * a destroyed buffer in a submit is an error. After submit, destroy() is safe (the GPU finishes first).
+   */
   destroy(buffer: GPUBuffer | null): void {
-    buffer?.destroy();
+    if (buffer) this.doomed.push(buffer);
   }
+
+  /** Called by the runtime right after each submit. */
+  destroyDoomed(): void {
+    for (const b of this.doomed) b.destroy();
+    this.doomed = [];
+  }
+
+  private doomed: GPUBuffer[] = [];
 }
 
 /** Allocates nothing; refuses what the adapter would refuse, so a plan fails where the run would. */
