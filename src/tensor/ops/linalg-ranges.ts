@@ -1,0 +1,49 @@
+import type { Binding } from '../../gpu/runtime.ts';
+import type { Tensor } from '../tensor.ts';
+
+/** WebGPU's default (and Dawn's) minStorageBufferOffsetAlignment. */
+const OFFSET_ALIGN = 256;
+
+/** Bytes a range binding may need beyond its elements: the offset is aligned down, the end up to a word. */
+export const RANGE_SLACK = OFFSET_ALIGN + 4;
+
+export interface RangeBinding {
+  binding: Binding;
+  /** Index, inside the binding, of the range's first element. */
+  base: number;
+}
+
+/**
+ * Binds elements [start, start + count) of `t`, for kernels that index a large tensor chunk by chunk: the
+ * binding's offset is aligned down to 256 bytes and the kernel adds `base`. Any start works, so chunk
+ * boundaries (a batch item, a row block) need no alignment. Throws when the range does not fit one binding.
+ */
+export function rangeBinding(t: Tensor, start: number, count: number, maxBindingBytes: number): RangeBinding {
+  const elemBytes = t.dtype === 'f32' ? 4 : 2;
+  const startByte = start * elemBytes;
+  const offset = Math.floor(startByte / OFFSET_ALIGN) * OFFSET_ALIGN;
+  const end = Math.ceil(((start + count) * elemBytes) / 4) * 4;
+  const size = Math.max(4, end - offset);
+  if (size > maxBindingBytes) {
+    throw new RangeError(`${t}: a range of ${count} elements needs a ${size}-byte binding, over maxStorageBufferBindingSize (${maxBindingBytes})`);
+  }
+  return { binding: { buffer: t.buffer, offset, size }, base: (startByte - offset) / elemBytes };
+}
+
+/** The whole tensor as one range binding. */
+export const wholeBinding = (t: Tensor, maxBindingBytes: number): RangeBinding => rangeBinding(t, 0, t.numel, maxBindingBytes);
+
+/** Bytes a binding of `count` elements of `t`'s dtype may take, slack included (for chunk planning). */
+export const rangeBytes = (t: Tensor, count: number): number => count * (t.dtype === 'f32' ? 4 : 2) + RANGE_SLACK;
+
+/** The largest n in [1, hi] with fits(n), assuming fits is monotone (true up to some n); 0 when fits(1) fails. */
+export function largestFitting(hi: number, fits: (n: number) => boolean): number {
+  if (hi < 1 || !fits(1)) return 0;
+  let lo = 1;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (fits(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}

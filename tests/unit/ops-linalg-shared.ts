@@ -1,0 +1,132 @@
+// Shared by the linalg op tests (ops-matmul, ops-linear, ops-conv2d): golden runs, tolerances, finite differences.
+import { expect } from 'vitest';
+import type { GpuRuntime } from '../../src/gpu/runtime.ts';
+import type { DType } from '../../src/tensor/dtype.ts';
+import { keep, scope } from '../../src/tensor/scope.ts';
+import { backward, noGrad } from '../../src/tensor/tape.ts';
+import { Tensor } from '../../src/tensor/tensor.ts';
+import { loadGolden, maxRelError, type Golden } from '../helpers/golden.ts';
+
+/**
+ * Tolerances (max relative error against the reference's max magnitude, see maxRelError). f16 storage: the
+ * reference is torch (float64) on the same f16-rounded inputs, so the only extra error is the f16 rounding of
+ * the output (2^-11 relative, ~4.9e-4); gradients are f32 computed from the same inputs and keep 1e-4.
+ */
+export const TOL = { f32: { y: 1e-5, grad: 1e-4 }, f16: { y: 1e-3, grad: 1e-4 } } as const;
+
+/** Max errors seen, by op and dtype, printed by each test file at the end (for the report). */
+export const worst: Record<string, number> = {};
+function note(key: string, err: number) {
+  worst[key] = Math.max(worst[key] ?? 0, err);
+}
+export function printWorst(op: string) {
+  const rows = Object.entries(worst).filter(([k]) => k.startsWith(op));
+  console.log(`${op} max relative errors:\n${rows.map(([k, v]) => `  ${k}: ${v.toExponential(2)}`).join('\n')}`);
+}
+
+/** A golden input as a leaf tensor that requires grad. */
+export function leaf(rt: GpuRuntime, g: Golden, name: string, dtype: DType): Tensor {
+  const t = keep(Tensor.fromArray(rt, g.t(`in.${name}`), g.shape(`in.${name}`), dtype, 'weights', name));
+  t.requiresGrad = true;
+  return t;
+}
+
+/**
+ * Runs `forward` on the golden's inputs (as leaves of the golden's dtype), back-propagates in.gy and checks
+ * out.y and every grad.<name> against the golden.
+ */
+export async function checkGolden(
+  rt: GpuRuntime,
+  op: string,
+  file: string,
+  inputNames: string[],
+  forward: (inputs: Record<string, Tensor>) => Tensor,
+): Promise<void> {
+  const g = loadGolden(`ops/${op}/${file}.safetensors`);
+  const dtype = (g.meta.dtype as DType) ?? 'f32';
+  const inputs: Record<string, Tensor> = {};
+  for (const n of inputNames) if (g.has(`in.${n}`)) inputs[n] = leaf(rt, g, n, dtype);
+  const y = keep(scope(() => {
+    const y = forward(inputs);
+    backward(y, Tensor.fromArray(rt, g.t('in.gy'), g.shape('in.gy'), 'f32', 'activations', 'gy'));
+    return y;
+  }));
+  expect(y.shape).toEqual(g.shape('out.y'));
+  expect(y.dtype).toBe(dtype);
+  const errY = maxRelError(await y.toArray(), g.t('out.y'));
+  note(`${op} ${dtype} y`, errY);
+  expect(errY, `${file} y: ${errY.toExponential(2)}`).toBeLessThanOrEqual(TOL[dtype].y);
+  for (const [n, t] of Object.entries(inputs)) {
+    expect(t.grad, `${file}: no gradient for ${n}`).not.toBeNull();
+    expect(t.grad!.shape).toEqual(g.shape(`grad.${n}`));
+    const err = maxRelError(await t.grad!.toArray(), g.t(`grad.${n}`));
+    note(`${op} ${dtype} grad.${n}`, err);
+    expect(err, `${file} grad.${n}: ${err.toExponential(2)}`).toBeLessThanOrEqual(TOL[dtype].grad);
+  }
+  y.dispose();
+  for (const t of Object.values(inputs)) {
+    t.grad?.dispose();
+    t.dispose();
+  }
+}
+
+const seq = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.37 + seed) * 1.5);
+
+/**
+ * Finite-difference check of every gradient on a tiny shape: L = sum(op(inputs) * gy), central differences
+ * of L per input element, each L computed by a forward call on the host (f32).
+ */
+export async function checkFiniteDifferences(
+  rt: GpuRuntime,
+  shapes: Record<string, number[]>,
+  forward: (inputs: Record<string, Tensor>) => Tensor,
+  eps = 0.05,
+  tol = 2e-3,
+): Promise<void> {
+  const values: Record<string, Float32Array> = {};
+  let seed = 0;
+  for (const [n, s] of Object.entries(shapes)) values[n] = seq(s.reduce((a, b) => a * b, 1), seed++);
+  const make = (v: Record<string, Float32Array>) =>
+    Object.fromEntries(Object.entries(v).map(([n, d]) => [n, Tensor.fromArray(rt, d, shapes[n], 'f32', 'data', n)]));
+
+  // Analytic gradients.
+  const leaves = Object.fromEntries(Object.entries(make(values)).map(([n, t]) => [n, keep(t)]));
+  for (const t of Object.values(leaves)) t.requiresGrad = true;
+  let gyData: Float32Array = new Float32Array();
+  scope(() => {
+    const y = forward(leaves);
+    gyData = seq(y.numel, 7);
+    backward(y, Tensor.fromArray(rt, gyData, y.shape, 'f32', 'activations', 'gy'));
+  });
+
+  const loss = async (v: Record<string, Float32Array>) => {
+    const y = keep(noGrad(() => scope(() => forward(make(v)))));
+    const out = await y.toArray();
+    y.dispose();
+    let s = 0;
+    for (let i = 0; i < out.length; i++) s += out[i] * gyData[i];
+    return s;
+  };
+  for (const [n, t] of Object.entries(leaves)) {
+    const analytic = await t.grad!.toArray();
+    const numeric = new Float32Array(analytic.length);
+    for (let i = 0; i < analytic.length; i++) {
+      const plus = { ...values, [n]: values[n].slice() };
+      const minus = { ...values, [n]: values[n].slice() };
+      plus[n][i] += eps;
+      minus[n][i] -= eps;
+      numeric[i] = ((await loss(plus)) - (await loss(minus))) / (2 * eps);
+    }
+    const err = maxRelError(analytic, numeric);
+    expect(err, `finite differences for ${n}: ${err.toExponential(2)}`).toBeLessThanOrEqual(tol);
+    t.grad!.dispose();
+    t.dispose();
+  }
+}
+
+/** Peak ledger bytes of `run` on a runtime (after sync). */
+export async function peakOf(rt: GpuRuntime, run: (rt: GpuRuntime) => void): Promise<number> {
+  scope(() => run(rt));
+  await rt.sync();
+  return rt.ledger.snapshot().peak;
+}

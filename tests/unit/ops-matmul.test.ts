@@ -1,0 +1,79 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { matmul } from '../../src/tensor/ops/matmul.ts';
+import { keep } from '../../src/tensor/scope.ts';
+import { backward } from '../../src/tensor/tape.ts';
+import { Tensor } from '../../src/tensor/tensor.ts';
+import { metaRuntime, testRuntime } from '../helpers/gpu.ts';
+import { loadGolden } from '../helpers/golden.ts';
+import { checkFiniteDifferences, checkGolden, peakOf, printWorst } from './ops-linalg-shared.ts';
+
+const CASES = [
+  'm7_k13_n33',
+  'batch3_m5_k9_n6',
+  'batch2_transA',
+  'batch2_transB',
+  'batch2_transAB',
+  'batch2x3_broadcast_b',
+  'batch3_broadcast_b_transA',
+  'batch3_broadcast_b_transB',
+  'broadcast_a_batch3',
+  'big_batch3_m40_k33_n20',
+  'f16_m7_k13_n33',
+  'f16_batch2_transAB',
+];
+
+const run = (file: string) => (x: Record<string, Tensor>) => {
+  const m = loadGolden(`ops/matmul/${file}.safetensors`).meta;
+  return matmul(x.a, x.b, { transA: m.transA as boolean, transB: m.transB as boolean });
+};
+
+describe('matmul', () => {
+  afterAll(() => printWorst('matmul'));
+
+  for (const file of CASES) {
+    it(`matches torch: ${file}`, async () => {
+      await checkGolden(await testRuntime(), 'matmul', file, ['a', 'b'], run(file));
+    });
+  }
+
+  it('splits bindings past maxStorageBufferBindingSize (batches, then rows)', async () => {
+    for (const [file, limit] of [
+      ['big_batch3_m40_k33_n20', 4096], // one batch of a (5280 bytes) does not fit: row blocks
+      ['big_batch3_m40_k33_n20', 6144], // one batch fits, three do not
+      ['batch3_broadcast_b_transA', 512], // the broadcast b's gradient sums batches in several parts
+      ['broadcast_a_batch3', 512],
+      ['batch2_transAB', 512],
+    ] as const) {
+      const rt = await testRuntime();
+      rt.limits.maxStorageBufferBindingSize = limit;
+      const before = rt.dispatches;
+      await checkGolden(rt, 'matmul', file, ['a', 'b'], run(file));
+      expect(rt.dispatches - before, `${file} at ${limit}`).toBeGreaterThan(3);
+    }
+  });
+
+  it('refuses mismatched shapes', async () => {
+    const rt = await testRuntime();
+    const a = Tensor.empty(rt, [2, 3, 4]);
+    expect(() => matmul(a, Tensor.empty(rt, [5, 6]))).toThrow(/inner sizes/);
+    expect(() => matmul(a, Tensor.empty(rt, [3, 4, 6]))).toThrow(/batch dims/);
+  });
+
+  it('gradients agree with finite differences', async () => {
+    const rt = await testRuntime();
+    await checkFiniteDifferences(rt, { a: [2, 3, 4], b: [2, 5, 4] }, (x) => matmul(x.a, x.b, { transB: true }));
+    await checkFiniteDifferences(rt, { a: [4, 3], b: [2, 4, 5] }, (x) => matmul(x.a, x.b, { transA: true }));
+  });
+
+  it('plans the same peak on the meta device', async () => {
+    const peaks: number[] = [];
+    for (const rt of [await testRuntime({ pooling: false }), await metaRuntime({ pooling: false })]) {
+      const a = keep(Tensor.empty(rt, [3, 17, 9], 'f16', 'weights', 'a'));
+      const b = keep(Tensor.empty(rt, [9, 11], 'f32', 'weights', 'b'));
+      a.requiresGrad = b.requiresGrad = true;
+      peaks.push(await peakOf(rt, () => backward(matmul(a, b, { dtype: 'f16' }))));
+    }
+    expect(peaks[0]).toBeGreaterThan(0);
+    expect(peaks[0]).toBe(peaks[1]);
+  });
+});
