@@ -1,3 +1,4 @@
+import { fmtBytes } from './memory/bytes.ts';
 import type { Category } from './memory/categories.ts';
 
 /** What the ledger held when a request was refused: bytes per category, plus pooled bytes. */
@@ -8,9 +9,6 @@ export interface MemoryBreakdown {
   byCategory: Record<Category, number>;
 }
 
-const MiB = 1024 * 1024;
-export const fmtBytes = (n: number): string =>
-  n >= 1024 * MiB ? `${(n / (1024 * MiB)).toFixed(2)} GiB` : n >= MiB ? `${(n / MiB).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
 
 /** Thrown before the GPU is asked, when a request would take held bytes past the budget. */
 export class BudgetExceededError extends Error {
