@@ -1,0 +1,234 @@
+import { css, html, LitElement } from 'lit';
+import type { DeviceReport, EngineEvent, EngineFailure, LedgerSnapshot, SelfTestResult } from '../worker/api.ts';
+import './device-panel.ts';
+import { asFailure, startEngine, type EngineClient } from './engine-client.ts';
+import './error-banner.ts';
+import './first-run-hint.ts';
+import './memory-panel.ts';
+import { tokens } from './styles.ts';
+
+const BUDGET_KEY = 'latent-lab.budget-bytes';
+
+type Status = 'starting' | 'ready' | 'failed';
+
+/** The app shell: starts the engine worker, keeps what it reports, and lays out the panels. */
+export class LabApp extends LitElement {
+  static override properties = {
+    status: { state: true },
+    device: { state: true },
+    selfTest: { state: true },
+    ledger: { state: true },
+    failures: { state: true },
+    budgetError: { state: true },
+  };
+  declare status: Status;
+  declare device: DeviceReport | null;
+  declare selfTest: SelfTestResult | null;
+  declare ledger: LedgerSnapshot | null;
+  declare failures: EngineFailure[];
+  declare budgetError: string | null;
+  private client: EngineClient | null = null;
+
+  constructor() {
+    super();
+    this.status = 'starting';
+    this.device = null;
+    this.selfTest = null;
+    this.ledger = null;
+    this.failures = [];
+    this.budgetError = null;
+  }
+
+  static override styles = [
+    tokens,
+    css`
+      :host {
+        display: block;
+        min-height: 100vh;
+        background: var(--bg);
+      }
+      .wrap {
+        max-width: 1240px;
+        margin: 0 auto;
+        padding: 20px 24px 40px;
+        display: grid;
+        gap: 16px;
+      }
+      header {
+        display: flex;
+        align-items: center;
+        justify-content: space-between;
+        gap: 12px;
+        flex-wrap: wrap;
+      }
+      h1 {
+        font-size: 20px;
+        margin: 0;
+        letter-spacing: -0.01em;
+      }
+      h1 span {
+        color: var(--muted);
+        font-weight: 400;
+        font-size: 14px;
+        margin-left: 10px;
+      }
+      .status {
+        display: inline-flex;
+        align-items: center;
+        gap: 8px;
+        font-size: 13px;
+        border: 1px solid var(--border);
+        background: var(--panel);
+        border-radius: 999px;
+        padding: 3px 12px;
+      }
+      .status::before {
+        content: '';
+        width: 8px;
+        height: 8px;
+        border-radius: 50%;
+        background: var(--warn);
+      }
+      .status.ready::before {
+        background: var(--ok);
+      }
+      .status.failed::before {
+        background: var(--danger);
+      }
+      main {
+        display: grid;
+        grid-template-columns: minmax(300px, 360px) minmax(0, 1fr);
+        gap: 16px;
+        align-items: start;
+      }
+      @media (max-width: 860px) {
+        .wrap {
+          padding: 12px 12px 32px;
+        }
+        main {
+          grid-template-columns: minmax(0, 1fr);
+        }
+        h1 span {
+          display: block;
+          margin: 2px 0 0;
+        }
+      }
+    `,
+  ];
+
+  override connectedCallback() {
+    super.connectedCallback();
+    if (!this.client) void this.start();
+  }
+
+  override disconnectedCallback() {
+    super.disconnectedCallback();
+    this.client?.terminate();
+    this.client = null;
+  }
+
+  override render() {
+    const label = { starting: 'Starting the engine…', ready: 'Engine ready', failed: 'Engine stopped' }[this.status];
+    return html`
+      <div class="wrap">
+        <header>
+          <h1>latent-lab<span>lip-sync diffusion training on your GPU, inside a memory budget</span></h1>
+          <span class="status ${this.status}" role="status" data-testid="status">${label}</span>
+        </header>
+        <first-run-hint></first-run-hint>
+        ${this.failures.length
+          ? html`<error-banner .failures=${this.failures} @dismiss=${(e: CustomEvent<number>) => this.dismiss(e.detail)}></error-banner>`
+          : null}
+        <main>
+          <device-panel .report=${this.device} .selfTest=${this.selfTest} .failed=${this.status === 'failed'}></device-panel>
+          <memory-panel
+            .snapshot=${this.ledger}
+            .budgetError=${this.budgetError}
+            .failed=${this.status === 'failed'}
+            @budget-change=${this.changeBudget}
+          ></memory-panel>
+        </main>
+      </div>
+    `;
+  }
+
+  private async start() {
+    const client = startEngine((f) => this.fail(f));
+    this.client = client;
+    try {
+      await client.listen((e) => this.onEvent(e));
+      this.device = await this.init(client);
+      this.selfTest = await client.engine.selfTest();
+      this.ledger = await client.engine.ledger();
+      this.status = 'ready';
+    } catch (e) {
+      this.fail(asFailure(e));
+    }
+  }
+
+  /** Starts with the budget saved last time; one that no longer fits the engine's start-up falls back to the default. */
+  private async init(client: EngineClient): Promise<DeviceReport> {
+    const saved = savedBudget();
+    try {
+      return await client.engine.init({ budgetBytes: saved });
+    } catch (e) {
+      const f = asFailure(e);
+      if (saved === undefined || f.code !== 'budget-exceeded') throw e;
+      saveBudget(null);
+      this.fail({ ...f, action: 'The saved budget was too small to start the engine, so the default budget is used.' }, false);
+      return client.engine.init();
+    }
+  }
+
+  private onEvent(e: EngineEvent) {
+    if (e.type === 'ledger') this.ledger = e.snapshot;
+    else this.fail(e.failure, e.type === 'device-lost');
+  }
+
+  private fail(f: EngineFailure, fatal = true) {
+    this.failures = [...this.failures, f];
+    if (fatal) this.status = 'failed';
+  }
+
+  private dismiss(index: number) {
+    this.failures = this.failures.filter((_, i) => i !== index);
+  }
+
+  private async changeBudget(e: CustomEvent<number>) {
+    if (!this.client) return;
+    try {
+      this.ledger = await this.client.engine.setBudget(e.detail);
+      this.budgetError = null;
+      saveBudget(e.detail);
+    } catch (err) {
+      const f = asFailure(err);
+      this.budgetError = `${f.message} ${f.action}`;
+    }
+  }
+}
+
+function savedBudget(): number | undefined {
+  try {
+    const v = Number(localStorage.getItem(BUDGET_KEY));
+    return Number.isSafeInteger(v) && v > 0 ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function saveBudget(bytes: number | null) {
+  try {
+    if (bytes === null) localStorage.removeItem(BUDGET_KEY);
+    else localStorage.setItem(BUDGET_KEY, String(bytes));
+  } catch {
+    // Blocked storage: the budget lasts for this visit only.
+  }
+}
+
+customElements.define('lab-app', LabApp);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'lab-app': LabApp;
+  }
+}
