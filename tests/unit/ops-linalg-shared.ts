@@ -5,6 +5,7 @@ import type { DType } from '../../src/tensor/dtype.ts';
 import { keep, scope } from '../../src/tensor/scope.ts';
 import { backward, noGrad } from '../../src/tensor/tape.ts';
 import { Tensor } from '../../src/tensor/tensor.ts';
+import { testRuntime } from '../helpers/gpu.ts';
 import { loadGolden, maxRelError, type Golden } from '../helpers/golden.ts';
 
 /**
@@ -121,6 +122,23 @@ export async function checkFiniteDifferences(
     expect(err, `finite differences for ${n}: ${err.toExponential(2)}`).toBeLessThanOrEqual(tol);
     t.grad!.dispose();
     t.dispose();
+  }
+}
+
+/**
+ * One runtime per test file: pipelines are cached per runtime, and compiling them dominates SwiftShader test
+ * time. `withBindingLimit` lowers maxStorageBufferBindingSize on it for one test and restores it.
+ */
+let shared: Promise<GpuRuntime> | null = null;
+export const sharedRuntime = (): Promise<GpuRuntime> => (shared ??= testRuntime());
+
+export async function withBindingLimit(rt: GpuRuntime, bytes: number, fn: () => Promise<void>): Promise<void> {
+  const prev = rt.limits.maxStorageBufferBindingSize;
+  rt.limits.maxStorageBufferBindingSize = bytes;
+  try {
+    await fn();
+  } finally {
+    rt.limits.maxStorageBufferBindingSize = prev;
   }
 }
 

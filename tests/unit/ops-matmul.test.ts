@@ -5,7 +5,7 @@ import { backward } from '../../src/tensor/tape.ts';
 import { Tensor } from '../../src/tensor/tensor.ts';
 import { metaRuntime, testRuntime } from '../helpers/gpu.ts';
 import { loadGolden } from '../helpers/golden.ts';
-import { checkFiniteDifferences, checkGolden, peakOf, printWorst } from './ops-linalg-shared.ts';
+import { checkFiniteDifferences, checkGolden, peakOf, printWorst, sharedRuntime, withBindingLimit } from './ops-linalg-shared.ts';
 
 const CASES = [
   'm7_k13_n33',
@@ -32,7 +32,7 @@ describe('matmul', () => {
 
   for (const file of CASES) {
     it(`matches torch: ${file}`, async () => {
-      await checkGolden(await testRuntime(), 'matmul', file, ['a', 'b'], run(file));
+      await checkGolden(await sharedRuntime(), 'matmul', file, ['a', 'b'], run(file));
     });
   }
 
@@ -44,23 +44,22 @@ describe('matmul', () => {
       ['broadcast_a_batch3', 512],
       ['batch2_transAB', 512],
     ] as const) {
-      const rt = await testRuntime();
-      rt.limits.maxStorageBufferBindingSize = limit;
+      const rt = await sharedRuntime();
       const before = rt.dispatches;
-      await checkGolden(rt, 'matmul', file, ['a', 'b'], run(file));
+      await withBindingLimit(rt, limit, () => checkGolden(rt, 'matmul', file, ['a', 'b'], run(file)));
       expect(rt.dispatches - before, `${file} at ${limit}`).toBeGreaterThan(3);
     }
   });
 
   it('refuses mismatched shapes', async () => {
-    const rt = await testRuntime();
+    const rt = await sharedRuntime();
     const a = Tensor.empty(rt, [2, 3, 4]);
     expect(() => matmul(a, Tensor.empty(rt, [5, 6]))).toThrow(/inner sizes/);
     expect(() => matmul(a, Tensor.empty(rt, [3, 4, 6]))).toThrow(/batch dims/);
   });
 
   it('gradients agree with finite differences', async () => {
-    const rt = await testRuntime();
+    const rt = await sharedRuntime();
     await checkFiniteDifferences(rt, { a: [2, 3, 4], b: [2, 5, 4] }, (x) => matmul(x.a, x.b, { transB: true }));
     await checkFiniteDifferences(rt, { a: [4, 3], b: [2, 4, 5] }, (x) => matmul(x.a, x.b, { transA: true }));
   });

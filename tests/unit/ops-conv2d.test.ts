@@ -1,0 +1,81 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { conv2d, type Padding2d } from '../../src/tensor/ops/conv2d.ts';
+import { keep } from '../../src/tensor/scope.ts';
+import { backward } from '../../src/tensor/tape.ts';
+import { Tensor } from '../../src/tensor/tensor.ts';
+import { metaRuntime, testRuntime } from '../helpers/gpu.ts';
+import { loadGolden } from '../helpers/golden.ts';
+import { checkFiniteDifferences, checkGolden, peakOf, printWorst, sharedRuntime, withBindingLimit } from './ops-linalg-shared.ts';
+
+const CASES = [
+  'k3_s1_p1_n2_c3to5_9x11',
+  'k3_s1_p0_n1_c4to6_7x8',
+  'k3_s2_p1_n2_c4to3_9x11',
+  'k3_s2_pad0101_n2_c3to5_9x11',
+  'k3_s2_pad0101_n1_c6to6_8x8',
+  'k1_s1_p0_n2_c6to5_5x7',
+  'k1_s2_p0_n2_c5to3_7x9',
+  'k3_s1_p1_n3_c7to9_6x5_nobias',
+  'k3_s1_p1_n2_c33to35_5x6',
+  'f16_k3_s1_p1_n2_c3to5_9x11',
+  'f16_k3_s2_pad0101_n2_c3to5_9x11',
+];
+
+const run = (file: string) => (t: Record<string, Tensor>) => {
+  const m = loadGolden(`ops/conv2d/${file}.safetensors`).meta;
+  return conv2d(t.x, t.weight, t.bias, { stride: m.stride as 1 | 2, padding: m.padding as Padding2d });
+};
+
+describe('conv2d', () => {
+  afterAll(() => printWorst('conv2d'));
+
+  for (const file of CASES) {
+    it(`matches torch: ${file}`, async () => {
+      await checkGolden(await sharedRuntime(), 'conv2d', file, ['x', 'weight', 'bias'], run(file));
+    });
+  }
+
+  it('splits the batch past maxStorageBufferBindingSize', async () => {
+    // Limits that hold one image (c3to5 f32: x is 1188 bytes per image; f16: the f32 output, 1980 bytes) or two
+    // of three (c7to9), with the weight still whole (bindings take up to 260 bytes of alignment slack).
+    const rt = await sharedRuntime();
+    for (const [file, limit] of [
+      ['k3_s2_pad0101_n2_c3to5_9x11', 2048],
+      ['k3_s1_p1_n3_c7to9_6x5_nobias', 2560],
+      ['f16_k3_s1_p1_n2_c3to5_9x11', 2560],
+    ] as const) {
+      const before = rt.dispatches;
+      await withBindingLimit(rt, limit, () => checkGolden(rt, 'conv2d', file, ['x', 'weight', 'bias'], run(file)));
+      expect(rt.dispatches - before, file).toBeGreaterThanOrEqual(6);
+    }
+  });
+
+  it('refuses what it does not support', async () => {
+    const rt = await sharedRuntime();
+    const x = Tensor.empty(rt, [1, 3, 8, 8]);
+    expect(() => conv2d(x, Tensor.empty(rt, [4, 3, 5, 5]))).toThrow(/1x1 and 3x3/);
+    expect(() => conv2d(x, Tensor.empty(rt, [4, 2, 3, 3]))).toThrow(/input channels/);
+    expect(() => conv2d(x, Tensor.empty(rt, [4, 3, 3, 3]), null, { stride: 3 as 2 })).toThrow(/stride/);
+  });
+
+  it('gradients agree with finite differences', async () => {
+    const rt = await testRuntime();
+    const shapes = { x: [1, 2, 5, 4], weight: [3, 2, 3, 3], bias: [3] };
+    await checkFiniteDifferences(rt, shapes, (t) => conv2d(t.x, t.weight, t.bias, { stride: 2, padding: [0, 1, 1, 0] }));
+    await checkFiniteDifferences(rt, shapes, (t) => conv2d(t.x, t.weight, t.bias, { padding: 1 }));
+  });
+
+  it('plans the same peak on the meta device', async () => {
+    const peaks: number[] = [];
+    for (const rt of [await testRuntime({ pooling: false }), await metaRuntime({ pooling: false })]) {
+      rt.limits.maxStorageBufferBindingSize = 4096;
+      const x = keep(Tensor.empty(rt, [3, 4, 9, 7], 'f16', 'activations', 'x'));
+      const w = keep(Tensor.empty(rt, [5, 4, 3, 3], 'f32', 'weights', 'w'));
+      const b = keep(Tensor.empty(rt, [5], 'f32', 'weights', 'b'));
+      x.requiresGrad = w.requiresGrad = b.requiresGrad = true;
+      peaks.push(await peakOf(rt, () => backward(conv2d(x, w, b, { stride: 2, padding: 1, dtype: 'f16' }))));
+    }
+    expect(peaks[0]).toBeGreaterThan(0);
+    expect(peaks[0]).toBe(peaks[1]);
+  });
+});
