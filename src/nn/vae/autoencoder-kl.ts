@@ -1,0 +1,52 @@
+import { scope } from '../../tensor/scope.ts';
+import type { Tensor } from '../../tensor/tensor.ts';
+import { Conv2d } from '../layers/conv2d.ts';
+import { Module } from '../module.ts';
+import type { ImportRule } from '../state-dict.ts';
+import { parseVaeConfig, type AutoencoderKLConfig } from './config.ts';
+import { Decoder } from './decoder.ts';
+import { splitMoments } from './diagonal-gaussian.ts';
+import { Encoder } from './encoder.ts';
+import { vaeLegacyAttentionRule } from './legacy-names.ts';
+
+/**
+ * diffusers' AutoencoderKL: encoder, quant_conv, diagonal Gaussian, post_quant_conv, decoder, with its
+ * state_dict names. Latents for the UNet are sample * scaling_factor (0.18215 for sd-vae-ft-mse, as
+ * LatentSync forces); encode() and decode() work before that scaling, as diffusers' do.
+ */
+export class AutoencoderKL extends Module {
+  readonly config: AutoencoderKLConfig;
+  readonly encoder: Encoder;
+  readonly decoder: Decoder;
+  readonly quantConv: Conv2d | null;
+  readonly postQuantConv: Conv2d | null;
+  /** Key renames accepted on import (the old attention spelling). */
+  readonly importRule: ImportRule = vaeLegacyAttentionRule;
+
+  constructor(config: Partial<AutoencoderKLConfig> | Record<string, unknown>) {
+    super();
+    const cfg = (this.config = parseVaeConfig(config as Record<string, unknown>));
+    const lat = cfg.latent_channels;
+    this.encoder = this.child('encoder', new Encoder(cfg));
+    this.decoder = this.child('decoder', new Decoder(cfg));
+    this.quantConv = cfg.use_quant_conv ? this.child('quant_conv', new Conv2d(2 * lat, 2 * lat, 1)) : null;
+    this.postQuantConv = cfg.use_post_quant_conv ? this.child('post_quant_conv', new Conv2d(lat, lat, 1)) : null;
+  }
+
+  get scalingFactor(): number {
+    return this.config.scaling_factor;
+  }
+
+  /** images [N, 3, H, W] in [-1, 1] -> the latent distribution's mean and logvar (clamped to [-30, 20]). */
+  encode(images: Tensor): { mean: Tensor; logvar: Tensor } {
+    return scope(() => {
+      const h = this.encoder.forward(images);
+      return splitMoments(this.quantConv ? this.quantConv.forward(h) : h);
+    });
+  }
+
+  /** latents [N, 4, h, w] (unscaled: divide by scaling_factor first) -> images [N, 3, 8h, 8w] for sd-vae. */
+  decode(latents: Tensor): Tensor {
+    return scope(() => this.decoder.forward(this.postQuantConv ? this.postQuantConv.forward(latents) : latents));
+  }
+}

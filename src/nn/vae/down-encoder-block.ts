@@ -1,0 +1,26 @@
+import { scope } from '../../tensor/scope.ts';
+import type { Tensor } from '../../tensor/tensor.ts';
+import { Downsample2D } from '../blocks/downsample-2d.ts';
+import { ResnetBlock2D } from '../blocks/resnet-block-2d.ts';
+import { Module } from '../module.ts';
+
+/** diffusers' DownEncoderBlock2D: resnets, then (except the last block) a stride-2 conv padded (0, 1, 0, 1). */
+export class DownEncoderBlock2D extends Module {
+  readonly resnets: ResnetBlock2D[];
+  readonly downsampler: Downsample2D | null;
+
+  constructor(inChannels: number, outChannels: number, layers: number, groups: number, downsample: boolean) {
+    super();
+    const resnets = Array.from({ length: layers }, (_, i) => new ResnetBlock2D(i === 0 ? inChannels : outChannels, outChannels, null, groups, 1e-6));
+    this.resnets = this.list('resnets', resnets);
+    this.downsampler = downsample ? this.child('downsamplers.0', new Downsample2D(outChannels, [0, 1, 0, 1])) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    return scope(() => {
+      let h = x;
+      for (const r of this.resnets) h = r.forward(h, null);
+      return this.downsampler ? this.downsampler.forward(h) : h;
+    });
+  }
+}
