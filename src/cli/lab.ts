@@ -6,6 +6,7 @@ import { parseArgs } from './args.ts';
 
 const VERBS: Record<string, () => Promise<{ run(args: ReturnType<typeof parseArgs>): Promise<void>; help: string }>> = {
   device: () => import('./verbs/device.ts'),
+  inspect: () => import('./verbs/inspect.ts'),
 };
 
 async function main(argv: string[]): Promise<void> {

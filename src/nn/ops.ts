@@ -5,18 +5,26 @@
 import { record } from '../tensor/tape.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 
+import { conv2d as conv2dOp, type Padding2d } from '../tensor/ops/conv2d.ts';
+
 export { cast } from '../tensor/ops/cast.ts';
 export { linear } from '../tensor/ops/linear.ts';
 export { matmul } from '../tensor/ops/matmul.ts';
 export { mseLoss } from '../tensor/ops/mse-loss.ts';
+
+export type Padding = Padding2d;
+
+/** conv2d with the stride checked here (the op takes 1 or 2). */
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: { stride: number; padding: Padding }): Tensor {
+  if (opts.stride !== 1 && opts.stride !== 2) throw new Error(`conv2d: stride ${opts.stride} (1 or 2 only)`);
+  return conv2dOp(x, weight, bias, { stride: opts.stride, padding: opts.padding });
+}
 
 // TEMPORARY (until these ops land in src/tensor/ops/): stubs with the briefed signatures, so that models can be
 // built, counted and materialized (meta device included) before their forward can run.
 const notLanded = (op: string): never => {
   throw new Error(`op ${op} has not landed in src/tensor/ops/ yet`);
 };
-export type Padding = number | [number, number, number, number];
-export const conv2d = (_x: Tensor, _w: Tensor, _b: Tensor | null, _o: { stride: number; padding: Padding }): Tensor => notLanded('conv2d');
 export const groupNorm = (_x: Tensor, _w: Tensor, _b: Tensor, _o: { groups: number; eps: number; framesPerSample?: number }): Tensor =>
   notLanded('groupNorm');
 export const layerNorm = (_x: Tensor, _w: Tensor | null, _b: Tensor | null, _eps: number): Tensor => notLanded('layerNorm');

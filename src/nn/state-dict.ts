@@ -88,9 +88,9 @@ export function describeMismatch(r: MatchReport, limit = 8): string {
     for (const x of xs.slice(0, limit)) lines.push(`  ${fmt(x)}`);
     if (xs.length > limit) lines.push(`  ... and ${xs.length - limit} more`);
   };
-  list('missing from the file', r.missing, (m) => `${m.name} [${m.shape}]`);
-  list('unexpected in the file', r.unexpected, (u) => `${u.name} [${u.shape}]`);
-  list('with the wrong shape', r.wrongShape, (w) => `${w.name}: model [${w.expected}], file [${w.found}]`);
+  list('missing from the file', r.missing, (m) => `${m.name} [${m.shape.join(', ')}]`);
+  list('unexpected in the file', r.unexpected, (u) => `${u.name} [${u.shape.join(', ')}]`);
+  list('with the wrong shape', r.wrongShape, (w) => `${w.name}: model [${w.expected.join(', ')}], file [${w.found.join(', ')}]`);
   return lines.join('\n');
 }
 
