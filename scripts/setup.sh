@@ -27,22 +27,31 @@ ensure_node_modules() {
 
 # Headless chromium for the browser tests; its SwiftShader (CPU Vulkan) driver and the Vulkan loader
 # for Dawn in the Node tests.
-ensure_chromium() {
+browser_missing() {
   local missing=()
   [[ -x $CHROMIUM ]] || missing+=("$CHROMIUM")
   [[ -f $SWIFTSHADER_ICD ]] || missing+=("$SWIFTSHADER_ICD")
-  ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1 ' || missing+=("libvulkan.so.1")
-  ((${#missing[@]} == 0)) && return 0
+  { ldconfig -p 2>/dev/null || /sbin/ldconfig -p; } | grep -q 'libvulkan\.so\.1 ' || missing+=("libvulkan.so.1")
+  echo "${missing[*]}"
+}
+
+ensure_chromium() {
+  local missing
+  missing=$(browser_missing)
+  [[ -z $missing ]] && return 0
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-    say "==> apt-get install $APT_PACKAGES (missing: ${missing[*]})"
+    say "==> apt-get install $APT_PACKAGES (missing: $missing)"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
     # shellcheck disable=SC2086
     apt-get install -y --no-install-recommends $APT_PACKAGES
-    return 0
+    missing=$(browser_missing)
+    [[ -z $missing ]] && return 0
+    echo "Still missing after apt-get install: $missing (set CHROMIUM=/path/to/chromium if it lives elsewhere)." >&2
+    exit 1
   fi
   {
-    echo "Missing: ${missing[*]}"
+    echo "Missing: $missing"
     echo "The tests need Debian's chromium (it ships the SwiftShader Vulkan driver) and the Vulkan loader. Install them with:"
     echo
     echo "    sudo apt-get update && sudo apt-get install -y --no-install-recommends $APT_PACKAGES"

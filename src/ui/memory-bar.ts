@@ -78,6 +78,15 @@ export class MemoryBar extends LitElement {
         transform: translateX(-100%);
         padding-right: 4px;
       }
+      .dash {
+        display: inline-block;
+        width: 0;
+        height: 10px;
+        border-left: 2px dashed var(--text);
+        opacity: 0.55;
+        margin: 0 2px;
+        vertical-align: -1px;
+      }
       .caption {
         display: flex;
         justify-content: space-between;
@@ -113,7 +122,7 @@ export class MemoryBar extends LitElement {
       </div>
       <div class="caption" data-testid="memory-caption">
         <span>0</span>
-        <span>${fmtBytes(s.held)} held · ${fmtShare(s.held, s.budget)} of the budget</span>
+        <span>${fmtBytes(s.held)} held · ${fmtShare(s.held, s.budget)} of the budget · <span class="dash" aria-hidden="true"></span> peak ${fmtBytes(s.peak)}</span>
         <span>${fmtBytes(scale)}</span>
       </div>
     `;

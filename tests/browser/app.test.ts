@@ -100,7 +100,7 @@ describe('the app in headless chromium on SwiftShader', () => {
 
     await expect.poll(() => text(page, 'budget')).toBe('256.0 KiB');
     expect(await text(page, 'held')).toBe(HELD);
-    expect(await text(page, 'memory-caption')).toBe('0 112.0 KiB held · 43.8% of the budget 278.3 KiB');
+    expect(await text(page, 'memory-caption')).toBe('0 112.0 KiB held · 43.8% of the budget · peak 112.0 KiB 278.3 KiB');
     // The scale leaves 8% past the budget: the line sits at 92%.
     expect(await page.getByTestId('budget-line').getAttribute('style')).toContain('left:92.000%');
     await page.screenshot({ path: join(SHOTS, 'app-1280x800.png') });
