@@ -10,9 +10,18 @@ const WG = 64;
 
 /** Sets every element of an f32 tensor to `value` (not recorded: it has no inputs to differentiate). */
 export function fillInPlace(t: Tensor, value: number): Tensor {
-  if (t.dtype !== 'f32') throw new Error('fillInPlace needs f32 storage');
+  return inPlace(t, 'main', value);
+}
+
+/** t *= s for an f32 tensor, in place (unscaling gradients keeps their buffers and their category). */
+export function scaleInPlace(t: Tensor, s: number): Tensor {
+  return inPlace(t, 'scale_in_place', s);
+}
+
+function inPlace(t: Tensor, entryPoint: string, value: number): Tensor {
+  if (t.dtype !== 'f32') throw new Error(`${entryPoint} needs f32 storage`);
   for (const c of elementChunks(t.numel, t.rt.limits.maxStorageBufferBindingSize)) {
-    t.rt.dispatch({ source: fillWgsl, label: 'fill' }, [chunkBinding(t, c)], params([['u32', c.count], ['f32', value]]), Math.ceil(c.count / WG));
+    t.rt.dispatch({ source: fillWgsl, entryPoint, label: entryPoint }, [chunkBinding(t, c)], params([['u32', c.count], ['f32', value]]), Math.ceil(c.count / WG));
   }
   return t;
 }
