@@ -122,14 +122,12 @@ export async function finiteDifference(rt: GpuRuntime, inputs: Record<string, Fd
     return s;
   };
   // Analytic gradients from the tape.
-  const leaves = keep(
-    scope(() => {
-      const xs = upload();
-      for (const [name, t] of Object.entries(xs)) t.requiresGrad = inputs[name].grad !== false;
-      backward(op(xs), Tensor.fromArray(rt, gy, gyShape, 'f32', 'activations', 'gy'));
-      return Object.values(xs).map((t) => keep(t));
-    }),
-  );
+  const leaves = scope(() => {
+    const xs = upload();
+    for (const [name, t] of Object.entries(xs)) t.requiresGrad = inputs[name].grad !== false;
+    backward(op(xs), Tensor.fromArray(rt, gy, gyShape, 'f32', 'activations', 'gy'));
+    return Object.values(xs).map((t) => keep(t));
+  });
   let worstErr = 0;
   for (const [k, [name, v]] of Object.entries(inputs).entries()) {
     if (v.grad === false) continue;
