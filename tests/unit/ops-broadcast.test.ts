@@ -88,6 +88,12 @@ describe('add, mul, concat, slice, upsample', () => {
     scope(() => backward(add(x, mul(x, x))));
     const g = await x.grad!.toArray();
     g.forEach((v, i) => expect(v).toBeCloseTo(1 + 2 * data[i], 6));
+    // Only one input requires grad: mul keeps only the other one.
+    const c = Tensor.fromArray(rt, [2, -3, 0.5], [3]);
+    x.grad!.dispose();
+    x.grad = null;
+    scope(() => backward(mul(c, x)));
+    expect(await x.grad!.toArray()).toEqual(new Float32Array([2, -3, 0.5, 2, -3, 0.5]));
   });
 
   it('agree with finite differences (f32, tiny, broadcasting)', async () => {

@@ -1,9 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { groupNorm } from '../../src/tensor/ops/group-norm.ts';
 import { layerNorm } from '../../src/tensor/ops/layer-norm.ts';
-import { backward } from '../../src/tensor/tape.ts';
+import { silu } from '../../src/tensor/ops/silu.ts';
+import { keep, scope } from '../../src/tensor/scope.ts';
+import { backward, checkpoint } from '../../src/tensor/tape.ts';
 import { Tensor } from '../../src/tensor/tensor.ts';
 import { testRuntime } from '../helpers/gpu.ts';
+import { maxRelError } from '../helpers/golden.ts';
 import { checkGolden, finiteDifference, metaAndRealPeaks, note, printWorst, seeded, smallBindingRuntime, type Inputs } from './ops-pointwise-shared.ts';
 
 const GROUP_NORM_CASES = ['c12g3_f1', 'c12g3_f3', 'c32g8_f1', 'c32g8_f3', 'c12g3_offset'];
@@ -44,6 +47,32 @@ describe('group_norm', () => {
     }
   });
 
+  it('stays accurate over large groups far from zero (12288 elements per group, mean 10, std 0.5)', async () => {
+    const rt = await testRuntime();
+    const [n, c, hw, frames, groups] = [6, 8, 32 * 32, 3, 2];
+    const x = seeded(n * c * hw, 9).map((v) => 10 + 0.866 * v);
+    const y = await groupNorm(Tensor.fromArray(rt, x, [n, c, 32, 32]), Tensor.fromArray(rt, new Float32Array(c).fill(1), [c]), Tensor.fromArray(rt, new Float32Array(c), [c]), {
+      groups,
+      eps: 1e-6,
+      framesPerSample: frames,
+    }).toArray();
+    // float64 reference, two passes.
+    const expected = new Float64Array(x.length);
+    const cg = c / groups;
+    for (let b = 0; b < n / frames; b++) {
+      for (let g = 0; g < groups; g++) {
+        const idx: number[] = [];
+        for (let f = 0; f < frames; f++) for (let ch = g * cg; ch < (g + 1) * cg; ch++) for (let k = 0; k < hw; k++) idx.push(((b * frames + f) * c + ch) * hw + k);
+        const mean = idx.reduce((a, i) => a + x[i], 0) / idx.length;
+        const variance = idx.reduce((a, i) => a + (x[i] - mean) ** 2, 0) / idx.length;
+        for (const i of idx) expected[i] = (x[i] - mean) / Math.sqrt(variance + 1e-6);
+      }
+    }
+    const err = maxRelError(y, expected);
+    note('group_norm large groups', err);
+    expect(err).toBeLessThan(1e-5);
+  });
+
   it('agrees with finite differences (f32, tiny, frames pooled)', async () => {
     const rt = await testRuntime();
     const err = await finiteDifference(
@@ -61,6 +90,22 @@ describe('group_norm', () => {
     await checkGolden(rt, 'group_norm', 'c12g3_f3', 'f32', gn);
     await checkGolden(rt, 'group_norm', 'c32g8_f1', 'f16', gn);
     expect(dispatches()).toBeGreaterThan(20);
+  });
+
+  it('gives the same gradients under gradient checkpointing', async () => {
+    const rt = await testRuntime();
+    const grads: Float32Array[][] = [];
+    for (const checkpointed of [false, true]) {
+      const x = keep(Tensor.fromArray(rt, seeded(6 * 4 * 9, 12), [6, 4, 3, 3]));
+      const w = keep(Tensor.fromArray(rt, seeded(4, 13).map((v) => 1 + v), [4]));
+      const b = keep(Tensor.fromArray(rt, seeded(4, 14), [4]));
+      for (const t of [x, w, b]) t.requiresGrad = true;
+      const block = (t: Tensor) => layerNorm(silu(groupNorm(t, w, b, { groups: 2, framesPerSample: 3 })), null, null);
+      scope(() => backward(checkpointed ? checkpoint(block, x) : block(x), Tensor.fromArray(rt, seeded(216, 15), [6, 4, 3, 3])));
+      grads.push(await Promise.all([x, w, b].map((t) => t.grad!.toArray())));
+      for (const t of [x, w, b]) (t.grad!.dispose(), t.dispose());
+    }
+    grads[1].forEach((g, i) => expect(maxRelError(g, grads[0][i])).toBeLessThan(1e-6));
   });
 
   it('plans the same ledger peak on the meta device as on the GPU', async () => {

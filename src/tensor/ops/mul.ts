@@ -7,9 +7,11 @@ import { asDtype } from './cast.ts';
 /** a * b with numpy broadcasting (e.g. [N, C, H, W] * [1, C, 1, 1]). */
 export function mul(a: Tensor, b: Tensor, dtype: DType = a.dtype): Tensor {
   const y = binaryKernel('mul', a, b, 1);
-  record('mul', [a, b], [y], [a, b], ([gy], [sa, sb]) => [
-    gy && a.requiresGrad ? gradFor(gy, sb, sa.shape) : null,
-    gy && b.requiresGrad ? gradFor(gy, sa, sb.shape) : null,
+  // Each gradient needs only the other input: keep what the wanted gradients need.
+  const [needA, needB] = [a.requiresGrad, b.requiresGrad];
+  record('mul', [a, b], [y], [...(needA ? [b] : []), ...(needB ? [a] : [])], ([gy], saved) => [
+    gy && needA ? gradFor(gy, saved[0], a.shape) : null,
+    gy && needB ? gradFor(gy, saved[needA ? 1 : 0], b.shape) : null,
   ]);
   return asDtype(y, dtype);
 }
