@@ -7,6 +7,9 @@ import { parseArgs } from './args.ts';
 const VERBS: Record<string, () => Promise<{ run(args: ReturnType<typeof parseArgs>): Promise<void>; help: string }>> = {
   device: () => import('./verbs/device.ts'),
   inspect: () => import('./verbs/inspect.ts'),
+  forward: () => import('./verbs/forward.ts'),
+  plan: () => import('./verbs/plan.ts'),
+  train: () => import('./verbs/train.ts'),
 };
 
 async function main(argv: string[]): Promise<void> {
