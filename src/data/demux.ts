@@ -81,7 +81,7 @@ export async function openClip(file: Blob, name = 'the file'): Promise<OpenClip>
   }
   const input = new Input({ source: new BlobSource(file), formats: ALL_FORMATS });
   try {
-    const probe = await probeInput(input, file.size, name);
+    const probe = await probeInput(input, file.size, name, file);
     const video = (await input.getPrimaryVideoTrack())!;
     const audio = await input.getPrimaryAudioTrack();
     return { input, probe, video, audio, dispose: () => input.dispose() };
@@ -91,7 +91,28 @@ export async function openClip(file: Blob, name = 'the file'): Promise<OpenClip>
   }
 }
 
-async function probeInput(input: Input, bytes: number, name: string): Promise<ClipProbe> {
+/**
+ * The top-level ISO BMFF boxes of a file (ftyp, moov, mdat, ...), read header by header, and
+ * whether the last one runs past the end of the file.
+ */
+export async function topLevelBoxes(file: Blob): Promise<{ types: string[]; cut: boolean }> {
+  const types: string[] = [];
+  let at = 0;
+  while (at + 8 <= file.size && types.length < 1000) {
+    const head = new DataView(await file.slice(at, at + 16).arrayBuffer());
+    let size = head.getUint32(0);
+    const type = String.fromCharCode(head.getUint8(4), head.getUint8(5), head.getUint8(6), head.getUint8(7));
+    if (size === 1 && head.byteLength >= 16) size = Number(head.getBigUint64(8));
+    else if (size === 0) size = file.size - at; // to the end of the file
+    types.push(type);
+    if (size < 8) return { types, cut: true };
+    if (at + size > file.size) return { types, cut: true };
+    at += size;
+  }
+  return { types, cut: false };
+}
+
+async function probeInput(input: Input, bytes: number, name: string, file: Blob): Promise<ClipProbe> {
   let readable: boolean;
   try {
     readable = await input.canRead();
@@ -110,8 +131,15 @@ async function probeInput(input: Input, bytes: number, name: string): Promise<Cl
     throw truncated(name, container, e);
   }
   if (!video && !audio) {
-    // a container header without tracks: an MP4 whose index (moov, often at the end) was cut off,
-    // or a WebM/MKV that stops inside its headers
+    // No tracks. An MP4/MOV whose index (moov) is there but empty holds a zero-length clip; one
+    // without moov (often written last) was cut off; a WebM/MKV stopped inside its headers.
+    if (container === 'mp4' || container === 'mov') {
+      const boxes = await topLevelBoxes(file);
+      if (boxes.types.includes('moov')) {
+        throw new ClipError('no-frames', `${name} is a zero-length clip: its ${container.toUpperCase()} index lists no video or audio.`, 'Export the clip again with its frames; a clip needs at least one second of video.');
+      }
+      throw truncated(name, container, `no moov box (top-level boxes: ${boxes.types.join(', ') || 'none'}${boxes.cut ? `; the last one is cut at byte ${bytes}` : ''})`);
+    }
     throw truncated(name, container, 'no tracks: the index of the media is missing');
   }
   if (!video) {

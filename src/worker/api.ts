@@ -9,6 +9,7 @@
 import type { DeviceLimits, LimitName } from '../gpu/device.ts';
 import type { Category } from '../gpu/memory/categories.ts';
 import type { LedgerSnapshot, PhaseStats } from '../gpu/memory/ledger.ts';
+import type { DatasetApi } from '../data/dataset-api.ts';
 
 export type { Category, DeviceLimits, LedgerSnapshot, LimitName, PhaseStats };
 
@@ -72,6 +73,8 @@ export interface LabEngine {
   unsubscribe(id: number): Promise<void>;
   /** Destroys the device (subscribers see device-lost with reason "destroyed"); init() starts again. */
   dispose(): Promise<void>;
+  /** Datasets: clips in, frames, masks, audio tokens and cached latents out (src/data/dataset-api.ts). */
+  readonly datasets: DatasetApi;
 }
 
 export const DEFAULT_BUDGET_BYTES = 4 * 1024 ** 3;
@@ -88,6 +91,8 @@ export type FailureCode =
   | 'gpu-allocation'
   | 'device-lost'
   | 'worker-failed'
+  | 'bad-clip'
+  | 'bad-encoder'
   | 'internal';
 
 /**
@@ -116,6 +121,8 @@ export const FAILURE_TITLES: Record<FailureCode, string> = {
   'gpu-allocation': 'The GPU refused an allocation',
   'device-lost': 'The GPU device was lost',
   'worker-failed': 'The engine worker failed',
+  'bad-clip': 'This clip cannot be used',
+  'bad-encoder': 'This audio encoder cannot be used',
   'internal': 'Unexpected error',
 };
 

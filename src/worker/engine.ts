@@ -1,3 +1,4 @@
+import { DatasetService } from '../data/dataset-service.ts';
 import { GpuRuntime } from '../gpu/runtime.ts';
 import { fmtBytes } from '../gpu/errors.ts';
 import { runSelfTest } from '../gpu/selftest.ts';
@@ -35,6 +36,7 @@ export class Engine implements LabEngine {
   private listeners = new Map<number, EngineListener>();
   private nextListener = 1;
   private readonly ledgerPush;
+  readonly datasets = new DatasetService({ fail: failure, toFailure });
 
   constructor(private readonly opts: EngineOptions) {
     this.ledgerPush = throttle(() => this.rt && this.emit({ type: 'ledger', snapshot: this.rt.ledger.snapshot() }), opts.pushMs ?? LEDGER_PUSH_MS);
