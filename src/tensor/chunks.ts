@@ -21,9 +21,11 @@ export function elementChunks(numel: number, maxBindingBytes: number): Chunk[] {
   return out;
 }
 
-/** The byte range of `chunk` in tensor `t` as a binding (the whole buffer when there is one chunk). */
+/**
+ * The byte range of `chunk` in tensor `t` as a binding. Always an explicit range, even for a single chunk:
+ * the buffer's pool size class can pass maxStorageBufferBindingSize when the tensor does not.
+ */
 export function chunkBinding(t: Tensor, chunk: Chunk): Binding {
-  if (chunk.start === 0 && storageBytes(chunk.count, t.dtype) >= t.bytes) return t.buffer;
   const offset = storageBytes(chunk.start, t.dtype as DType);
   return { buffer: t.buffer, offset, size: storageBytes(chunk.count, t.dtype) };
 }
