@@ -8,9 +8,9 @@
 //              stride grid or outside dy are zero)
 //   2 wgrad    dw[co, ci, kh, kw] (+)= sum_n sum_p dy[n, co, p] * x[n, ci, oh*S + kh - pt, ow*S + kw - pl]
 //              M = Cout, K = OH*OW per image, N = Cin*KS*KS, summed over nRed images (a = dy, b = x, c = dw)
-// Tiles as in matmul.wgsl: TM = 4*WG_Y rows by TN = 4*WG_X columns, 4x4 per thread, depth TK per step.
-// Each thread gathers B for one fixed column (its index math is done once), so WG_X*WG_Y must be a
-// multiple of TN, i.e. WG_Y a multiple of 4.
+// Tiles as in matmul.wgsl: TM = 8*WG_Y rows by TN = 8*WG_X columns, 8x8 per thread, depth TK per step.
+// Each thread gathers B for four fixed consecutive columns (their index math is done once), so WG_X*WG_Y
+// must be a multiple of TN/4, i.e. WG_Y even.
 struct Params {
   M: u32, N: u32, K: u32, nRed: u32,
   Cin: u32, H: u32, W: u32, Cout: u32,
@@ -32,8 +32,8 @@ override WG_X: u32 = 8; // threads along N
 override WG_Y: u32 = 8; // threads along M
 override TK: u32 = 16;
 
-var<workgroup> As: array<vec4f, TK * WG_Y>;
-var<workgroup> Bs: array<vec4f, TK * WG_X>;
+var<workgroup> As: array<vec4f, TK * WG_Y * 2>;
+var<workgroup> Bs: array<vec4f, TK * WG_X * 2>;
 
 // What a thread needs to gather its B column, computed once: a base index and two signed offsets.
 struct Column { base: u32, y: i32, x: i32, ok: bool }
@@ -114,52 +114,77 @@ fn outIndex(m: u32, col: u32) -> u32 {
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let TM = WG_Y * 4u;
-  let TN = WG_X * 4u;
+  let TM4 = WG_Y * 2u; // the tile in vec4s
+  let TN4 = WG_X * 2u;
   let nt = WG_X * WG_Y;
   let tid = lid.y * WG_X + lid.x;
-  let m0 = wid.y * TM;
-  let n0 = wid.x * TN;
-  let myCol = tid % TN;
-  let col = column(n0 + myCol);
+  let m0 = wid.y * TM4 * 4u;
+  let n0 = wid.x * TN4 * 4u;
+  // This thread gathers B columns n0 + 4*myCol4 .. +3.
+  let myCol4 = tid % TN4;
+  let cn = n0 + myCol4 * 4u;
+  let c0 = column(cn);
+  let c1 = column(cn + 1u);
+  let c2 = column(cn + 2u);
+  let c3 = column(cn + 3u);
 
-  var acc = array<vec4f, 4>(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
+  var acc: array<vec4f, 16>; // acc[2*i + h]: row i of the thread's block, columns half h
   for (var img = 0u; img < p.nRed; img++) {
     for (var k0 = 0u; k0 < p.K; k0 += TK) {
-      for (var i = tid; i < TM * TK; i += nt) {
-        let mm = i / TK;
-        let kk = i % TK;
-        As[kk * WG_Y + mm / 4u][mm % 4u] = loadA(m0 + mm, k0 + kk, img);
+      for (var i = tid; i < TM4 * TK; i += nt) {
+        let m = m0 + (i / TK) * 4u;
+        let k = k0 + i % TK;
+        As[(i % TK) * TM4 + i / TK] = vec4f(loadA(m, k, img), loadA(m + 1u, k, img), loadA(m + 2u, k, img), loadA(m + 3u, k, img));
       }
-      for (var kk = tid / TN; kk < TK; kk += nt / TN) {
-        Bs[kk * WG_X + myCol / 4u][myCol % 4u] = loadB(k0 + kk, col, img);
+      for (var kk = tid / TN4; kk < TK; kk += nt / TN4) {
+        let k = k0 + kk;
+        Bs[kk * TN4 + myCol4] = vec4f(loadB(k, c0, img), loadB(k, c1, img), loadB(k, c2, img), loadB(k, c3, img));
       }
       workgroupBarrier();
       for (var kk = 0u; kk < TK; kk++) {
-        let av = As[kk * WG_Y + lid.y];
-        let bv = Bs[kk * WG_X + lid.x];
-        acc[0] += av.x * bv;
-        acc[1] += av.y * bv;
-        acc[2] += av.z * bv;
-        acc[3] += av.w * bv;
+        let a0 = As[kk * TM4 + lid.y];
+        let a1 = As[kk * TM4 + WG_Y + lid.y];
+        let b0 = Bs[kk * TN4 + lid.x];
+        let b1 = Bs[kk * TN4 + WG_X + lid.x];
+        acc[0] += a0.x * b0; acc[1] += a0.x * b1;
+        acc[2] += a0.y * b0; acc[3] += a0.y * b1;
+        acc[4] += a0.z * b0; acc[5] += a0.z * b1;
+        acc[6] += a0.w * b0; acc[7] += a0.w * b1;
+        acc[8] += a1.x * b0; acc[9] += a1.x * b1;
+        acc[10] += a1.y * b0; acc[11] += a1.y * b1;
+        acc[12] += a1.z * b0; acc[13] += a1.z * b1;
+        acc[14] += a1.w * b0; acc[15] += a1.w * b1;
       }
       workgroupBarrier();
     }
   }
 
-  let accumulate = (p.flags & 1u) != 0u;
-  let addBias = (p.flags & 2u) != 0u;
-  for (var i = 0u; i < 4u; i++) {
-    let m = m0 + lid.y * 4u + i;
-    if (m >= p.M) { break; }
-    for (var j = 0u; j < 4u; j++) {
-      let n = n0 + lid.x * 4u + j;
-      if (n >= p.N) { break; }
-      var v = acc[i][j];
-      if (addBias) { v += ld_bias(p.biasBase + m); }
-      let o = outIndex(m, n);
-      if (accumulate) { v += c[o]; }
-      c[o] = v;
-    }
+  // Constant indices into acc only: a dynamic index would keep it in memory rather than registers.
+  let m = m0 + lid.y * 4u;
+  let mh = m + WG_Y * 4u;
+  let n = n0 + lid.x * 4u;
+  let nh = n + WG_X * 4u;
+  storeRow(m, n, nh, acc[0], acc[1]);
+  storeRow(m + 1u, n, nh, acc[2], acc[3]);
+  storeRow(m + 2u, n, nh, acc[4], acc[5]);
+  storeRow(m + 3u, n, nh, acc[6], acc[7]);
+  storeRow(mh, n, nh, acc[8], acc[9]);
+  storeRow(mh + 1u, n, nh, acc[10], acc[11]);
+  storeRow(mh + 2u, n, nh, acc[12], acc[13]);
+  storeRow(mh + 3u, n, nh, acc[14], acc[15]);
+}
+
+// Row m of the thread's block: 4 columns from n and 4 from nh, with bias and accumulation, inside the matrix.
+fn storeRow(m: u32, n: u32, nh: u32, lo: vec4f, hi: vec4f) {
+  if (m >= p.M) { return; }
+  let vals = array<f32, 8>(lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w);
+  for (var j = 0u; j < 8u; j++) {
+    let col = select(n + j, nh + j - 4u, j >= 4u);
+    if (col >= p.N) { continue; }
+    var v = vals[j];
+    if ((p.flags & 2u) != 0u) { v += ld_bias(p.biasBase + m); }
+    let o = outIndex(m, col);
+    if ((p.flags & 1u) != 0u) { v += c[o]; }
+    c[o] = v;
   }
 }

@@ -2,9 +2,9 @@
 // (+ bias[n]). A(b; m, k) = a[aBase + b*sAb + m*sAm + k*sAk], B alike, so transposes and broadcasts (batch
 // stride 0) are only strides; nRed > 1 sums batches into one output (gradients of broadcast operands).
 //
-// Each workgroup computes a TM x TN tile (TM = 4*WG_Y, TN = 4*WG_X), each thread a 4x4 block of it in
-// registers. K advances TK at a time through two workgroup tiles: two barriers per step, so a larger TK
-// means fewer barriers (they are slow on SwiftShader).
+// A workgroup computes a TM x TN tile (TM = 8*WG_Y, TN = 8*WG_X); each thread an 8x8 block in registers:
+// rows 4*ty..4*ty+3 and TM/2 + 4*ty.., columns likewise, so that neighbouring threads read neighbouring
+// vec4s of the workgroup tiles. K advances TK at a time: two barriers per step.
 struct Params {
   M: u32, N: u32, K: u32, nRed: u32,
   aBase: u32, sAb: u32, sAm: u32, sAk: u32,
@@ -21,74 +21,107 @@ struct Params {
 override WG_X: u32 = 8; // threads along N
 override WG_Y: u32 = 8; // threads along M
 override TK: u32 = 16;
+// Tile loads walk along an operand's unit stride, so neighbouring threads read neighbouring words: along K
+// for a row-major A (along M when transposed), along N for a row-major B. Pipeline constants, not branches.
+override A_ALONG_K: bool = true;
+override B_ALONG_N: bool = true;
 
-// As[k * WG_Y + i] holds rows 4i..4i+3 of the A tile at depth k; Bs[k * WG_X + j] columns 4j..4j+3 of B.
-var<workgroup> As: array<vec4f, TK * WG_Y>;
-var<workgroup> Bs: array<vec4f, TK * WG_X>;
+// As[k * 2*WG_Y + i]: rows 4i..4i+3 of the A tile at depth k (vec4s are written whole: a dynamic component
+// write is slow on SwiftShader). Bs alike for columns of B.
+var<workgroup> As: array<vec4f, TK * WG_Y * 2>;
+var<workgroup> Bs: array<vec4f, TK * WG_X * 2>;
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let TM = WG_Y * 4u;
-  let TN = WG_X * 4u;
+  let TM4 = WG_Y * 2u; // the tile in vec4s
+  let TN4 = WG_X * 2u;
   let nt = WG_X * WG_Y;
   let tid = lid.y * WG_X + lid.x;
-  let m0 = wid.y * TM;
-  let n0 = wid.x * TN;
+  let m0 = wid.y * TM4 * 4u;
+  let n0 = wid.x * TN4 * 4u;
   let z = wid.z;
-  // Load order: walk along the operand's unit stride so neighbouring threads read neighbouring words.
-  let aAlongK = p.sAk == 1u;
-  let bAlongN = p.sBn == 1u;
 
-  var acc = array<vec4f, 4>(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
+  var acc: array<vec4f, 16>; // acc[2*i + h]: row i of the thread's block, columns half h
   for (var r = 0u; r < p.nRed; r++) {
     let batch = z * p.nRed + r;
     let aOff = p.aBase + batch * p.sAb;
     let bOff = p.bBase + batch * p.sBb;
     for (var k0 = 0u; k0 < p.K; k0 += TK) {
-      for (var i = tid; i < TM * TK; i += nt) {
-        var mm: u32; var kk: u32;
-        if (aAlongK) { mm = i / TK; kk = i % TK; } else { kk = i / TM; mm = i % TM; }
-        let m = m0 + mm;
+      for (var i = tid; i < TM4 * TK; i += nt) {
+        var m4: u32; var kk: u32;
+        if (A_ALONG_K) { m4 = i / TK; kk = i % TK; } else { kk = i / TM4; m4 = i % TM4; }
         let k = k0 + kk;
-        var v = 0.0;
-        if (m < p.M && k < p.K) { v = ld_a(aOff + m * p.sAm + k * p.sAk); }
-        As[kk * WG_Y + mm / 4u][mm % 4u] = v;
+        let m = m0 + m4 * 4u;
+        var v = vec4f(0.0);
+        if (k < p.K) {
+          let at = aOff + m * p.sAm + k * p.sAk;
+          if (m < p.M) { v.x = ld_a(at); }
+          if (m + 1u < p.M) { v.y = ld_a(at + p.sAm); }
+          if (m + 2u < p.M) { v.z = ld_a(at + 2u * p.sAm); }
+          if (m + 3u < p.M) { v.w = ld_a(at + 3u * p.sAm); }
+        }
+        As[kk * TM4 + m4] = v;
       }
-      for (var i = tid; i < TN * TK; i += nt) {
-        var nn: u32; var kk: u32;
-        if (bAlongN) { kk = i / TN; nn = i % TN; } else { nn = i / TK; kk = i % TK; }
-        let n = n0 + nn;
+      for (var i = tid; i < TN4 * TK; i += nt) {
+        var n4: u32; var kk: u32;
+        if (B_ALONG_N) { kk = i / TN4; n4 = i % TN4; } else { n4 = i / TK; kk = i % TK; }
         let k = k0 + kk;
-        var v = 0.0;
-        if (n < p.N && k < p.K) { v = ld_b(bOff + k * p.sBk + n * p.sBn); }
-        Bs[kk * WG_X + nn / 4u][nn % 4u] = v;
+        let n = n0 + n4 * 4u;
+        var v = vec4f(0.0);
+        if (k < p.K) {
+          let at = bOff + k * p.sBk + n * p.sBn;
+          if (n < p.N) { v.x = ld_b(at); }
+          if (n + 1u < p.N) { v.y = ld_b(at + p.sBn); }
+          if (n + 2u < p.N) { v.z = ld_b(at + 2u * p.sBn); }
+          if (n + 3u < p.N) { v.w = ld_b(at + 3u * p.sBn); }
+        }
+        Bs[kk * TN4 + n4] = v;
       }
       workgroupBarrier();
       for (var kk = 0u; kk < TK; kk++) {
-        let av = As[kk * WG_Y + lid.y];
-        let bv = Bs[kk * WG_X + lid.x];
-        acc[0] += av.x * bv;
-        acc[1] += av.y * bv;
-        acc[2] += av.z * bv;
-        acc[3] += av.w * bv;
+        let a0 = As[kk * TM4 + lid.y];
+        let a1 = As[kk * TM4 + WG_Y + lid.y];
+        let b0 = Bs[kk * TN4 + lid.x];
+        let b1 = Bs[kk * TN4 + WG_X + lid.x];
+        acc[0] += a0.x * b0; acc[1] += a0.x * b1;
+        acc[2] += a0.y * b0; acc[3] += a0.y * b1;
+        acc[4] += a0.z * b0; acc[5] += a0.z * b1;
+        acc[6] += a0.w * b0; acc[7] += a0.w * b1;
+        acc[8] += a1.x * b0; acc[9] += a1.x * b1;
+        acc[10] += a1.y * b0; acc[11] += a1.y * b1;
+        acc[12] += a1.z * b0; acc[13] += a1.z * b1;
+        acc[14] += a1.w * b0; acc[15] += a1.w * b1;
       }
       workgroupBarrier();
     }
   }
 
-  let accumulate = (p.flags & 1u) != 0u;
-  let addBias = (p.flags & 2u) != 0u;
-  for (var i = 0u; i < 4u; i++) {
-    let m = m0 + lid.y * 4u + i;
-    if (m >= p.M) { break; }
-    for (var j = 0u; j < 4u; j++) {
-      let n = n0 + lid.x * 4u + j;
-      if (n >= p.N) { break; }
-      var v = acc[i][j];
-      if (addBias) { v += ld_bias(p.biasBase + n); }
-      let o = p.cBase + z * p.sCb + m * p.N + n;
-      if (accumulate) { v += c[o]; }
-      c[o] = v;
-    }
+  // Constant indices into acc only: a dynamic index would keep it in memory rather than registers.
+  let m = m0 + lid.y * 4u;
+  let mh = m + WG_Y * 4u;
+  let n = n0 + lid.x * 4u;
+  let nh = n + WG_X * 4u;
+  storeRow(z, m, n, nh, acc[0], acc[1]);
+  storeRow(z, m + 1u, n, nh, acc[2], acc[3]);
+  storeRow(z, m + 2u, n, nh, acc[4], acc[5]);
+  storeRow(z, m + 3u, n, nh, acc[6], acc[7]);
+  storeRow(z, mh, n, nh, acc[8], acc[9]);
+  storeRow(z, mh + 1u, n, nh, acc[10], acc[11]);
+  storeRow(z, mh + 2u, n, nh, acc[12], acc[13]);
+  storeRow(z, mh + 3u, n, nh, acc[14], acc[15]);
+}
+
+// Row m of the thread's block: 4 columns from n and 4 from nh, with bias and accumulation, inside the matrix.
+fn storeRow(z: u32, m: u32, n: u32, nh: u32, lo: vec4f, hi: vec4f) {
+  if (m >= p.M) { return; }
+  let vals = array<f32, 8>(lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w);
+  for (var j = 0u; j < 8u; j++) {
+    let col = select(n + j, nh + j - 4u, j >= 4u);
+    if (col >= p.N) { continue; }
+    var v = vals[j];
+    if ((p.flags & 2u) != 0u) { v += ld_bias(p.biasBase + col); }
+    let o = p.cBase + z * p.sCb + m * p.N + col;
+    if ((p.flags & 1u) != 0u) { v += c[o]; }
+    c[o] = v;
   }
 }

@@ -7,7 +7,7 @@ import { biasGrad } from './bias-grad.ts';
 import { asDtype } from './cast.ts';
 import { largestFitting, rangeBinding, rangeBytes, wholeBinding, type RangeBinding } from './linalg-ranges.ts';
 
-/** Workgroup shape of the implicit-GEMM kernel (override constants); WG_Y must be a multiple of 4. */
+/** Workgroup shape of the implicit-GEMM kernel (override constants): tiles of 8*WG_Y x 8*WG_X; WG_Y even. */
 export const conv2dTiles = { WG_X: 8, WG_Y: 8, TK: 16 };
 
 /** Zero padding: one number for all sides, or [top, bottom, left, right] (diffusers' Downsample2D: [0, 1, 0, 1]). */
@@ -98,9 +98,9 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
 function convGemm(mode: Mode, g: ConvGeometry, a: Tensor, b: Tensor, out: Tensor, bias: Tensor | null): void {
   const rt = out.rt;
   const { WG_X, WG_Y, TK } = conv2dTiles;
-  const TM = 4 * WG_Y;
-  const TN = 4 * WG_X;
-  if (WG_Y % 4 !== 0) throw new Error(`conv2dTiles.WG_Y = ${WG_Y} must be a multiple of 4`);
+  const TM = 8 * WG_Y;
+  const TN = 8 * WG_X;
+  if (WG_Y % 2 !== 0) throw new Error(`conv2dTiles.WG_Y = ${WG_Y} must be even`);
   const limit = rt.limits.maxStorageBufferBindingSize;
   const maxGrid = rt.limits.maxComputeWorkgroupsPerDimension;
   const KK = g.KS * g.KS;

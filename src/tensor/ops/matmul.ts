@@ -7,7 +7,7 @@ import { params, specialize } from '../wgsl.ts';
 import { asDtype } from './cast.ts';
 import { largestFitting, rangeBinding, rangeBytes, wholeBinding } from './linalg-ranges.ts';
 
-/** Workgroup shape of the GEMM kernel (its override constants): a tile is 4*WG_Y rows by 4*WG_X columns. */
+/** Workgroup shape of the GEMM kernel (its override constants): a tile is 8*WG_Y rows by 8*WG_X columns. */
 export const matmulTiles = { WG_X: 8, WG_Y: 8, TK: 16 };
 
 /** A strided view of a GEMM operand: element (batch, i, j) is t[batch * sb + i * si + j * sj]. */
@@ -70,14 +70,14 @@ export function gemmInto(rt: GpuRuntime, spec: GemmSpec): void {
   if (M === 0 || N === 0 || batches === 0) return;
 
   const { WG_X, WG_Y, TK } = matmulTiles;
-  const TM = 4 * WG_Y;
-  const TN = 4 * WG_X;
+  const TM = 8 * WG_Y;
+  const TN = 8 * WG_X;
   const limit = rt.limits.maxStorageBufferBindingSize;
   const maxGrid = rt.limits.maxComputeWorkgroupsPerDimension;
   const maxRows = maxGrid * TM;
   if (Math.ceil(N / TN) > maxGrid) throw new RangeError(`gemm: N = ${N} is past the dispatch grid`);
   const source = specialize(matmulWgsl, { a: a.t.dtype, b: b.t.dtype, bias: (bias ?? a.t).dtype });
-  const kernel = { source, label: 'matmul', constants: { WG_X, WG_Y, TK } };
+  const kernel = { source, label: 'matmul', constants: { WG_X, WG_Y, TK, A_ALONG_K: a.sj === 1 ? 1 : 0, B_ALONG_N: b.sj === 1 ? 1 : 0 } };
   const biasBinding = bias ? wholeBinding(bias, limit) : null;
   // Elements spanned by a piece of each operand (operand batches counted with the reduction folded in).
   const spanA = (nb: number, rows: number, kc: number) => span(a, nb, rows, kc);
