@@ -12,6 +12,9 @@ override BR: u32 = 16;
 override BC: u32 = 16;
 override DT: u32 = 64;
 override DP: u32 = 64;
+// Row stride of the staged K and V tiles: one more than DT, so that threads reading different keys at the
+// same d hit different memory banks.
+override KS: u32 = DT + 1u;
 
 struct Params {
   nb: u32, nq: u32, nk: u32, heads: u32,
@@ -41,8 +44,8 @@ struct Params {
 
 var<workgroup> qs: array<f32, BR * DT>;
 var<workgroup> dos: array<f32, BR * DT>;
-var<workgroup> ks: array<f32, BC * DT>;
-var<workgroup> vs: array<f32, BC * DT>;
+var<workgroup> ks: array<f32, BC * KS>;
+var<workgroup> vs: array<f32, BC * KS>;
 var<workgroup> s_p: array<f32, BR * BC>;
 var<workgroup> s_ds: array<f32, BR * BC>;
 var<workgroup> acc_a: array<f32, BR * DP>;
@@ -99,8 +102,8 @@ fn stage_k_v(lid: u32, b: u32, key0: u32, h: u32, ch: u32, P: Params, with_v: bo
       kv = ld_k(P.k_base + i);
       if (with_v) { vv = ld_v(P.v_base + i); }
     }
-    ks[e] = kv;
-    if (with_v) { vs[e] = vv; }
+    ks[c * KS + e % DT] = kv;
+    if (with_v) { vs[c * KS + e % DT] = vv; }
   }
 }
 
@@ -109,7 +112,7 @@ fn stage_k_v(lid: u32, b: u32, key0: u32, h: u32, ch: u32, P: Params, with_v: bo
 fn accumulate_scores(lid: u32, first: bool, dlen: u32) {
   for (var e = lid; e < BR * BC; e += WG) {
     let qo = (e / BC) * DT;
-    let ko = (e % BC) * DT;
+    let ko = (e % BC) * KS;
     var s = 0.0;
     var dp = 0.0;
     for (var d = 0u; d < dlen; d++) {
@@ -182,7 +185,7 @@ fn dq(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @b
         let r = e / DT;
         let dd = e % DT;
         var g = 0.0;
-        for (var c = 0u; c < kvalid; c++) { g += s_ds[r * BC + c] * ks[c * DT + dd]; }
+        for (var c = 0u; c < kvalid; c++) { g += s_ds[r * BC + c] * ks[c * KS + dd]; }
         acc_a[r * DP + ch * DT + dd] += g * P.scale;
       }
     }

@@ -11,6 +11,9 @@ override BR: u32 = 16;
 override BC: u32 = 16;
 override DT: u32 = 64;
 override DP: u32 = 64;
+// Row stride of the staged K and V tiles: one more than DT, so that threads reading different keys at the
+// same d hit different memory banks.
+override KS: u32 = DT + 1u;
 
 // *_base: where batch 0 of this dispatch starts in each binding (bindings start at aligned offsets).
 struct Params {
@@ -28,8 +31,8 @@ struct Params {
 @group(0) @binding(5) var<uniform> p: Params;
 
 var<workgroup> qs: array<f32, BR * DT>;
-var<workgroup> ks: array<f32, BC * DT>;
-var<workgroup> vs: array<f32, BC * DT>;
+var<workgroup> ks: array<f32, BC * KS>;
+var<workgroup> vs: array<f32, BC * KS>;
 var<workgroup> sc: array<f32, BR * BC>;
 var<workgroup> acc: array<f32, BR * DP>;
 var<workgroup> row_m: array<f32, BR>;
@@ -55,7 +58,7 @@ fn stage_k(lid: u32, b: u32, key0: u32, h: u32, ch: u32) {
     let d = ch * DT + e % DT;
     var val = 0.0;
     if (key0 + c < p.nk && d < p.dim) { val = ld_k(p.k_base + (b * p.nk + key0 + c) * C + h * p.dim + d); }
-    ks[e] = val;
+    ks[c * KS + e % DT] = val;
   }
 }
 
@@ -66,7 +69,7 @@ fn stage_v(lid: u32, b: u32, key0: u32, h: u32, ch: u32) {
     let d = ch * DT + e % DT;
     var val = 0.0;
     if (key0 + c < p.nk && d < p.dim) { val = ld_v(p.v_base + (b * p.nk + key0 + c) * C + h * p.dim + d); }
-    vs[e] = val;
+    vs[c * KS + e % DT] = val;
   }
 }
 
@@ -101,7 +104,7 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
       let dlen = min(DT, p.dim - ch * DT);
       for (var e = lid; e < BR * BC; e += WG) {
         let qo = (e / BC) * DT;
-        let ko = (e % BC) * DT;
+        let ko = (e % BC) * KS;
         var dot = 0.0;
         for (var d = 0u; d < dlen; d++) { dot += qs[qo + d] * ks[ko + d]; }
         sc[e] = select(sc[e], 0.0, ch == 0u) + dot;
@@ -141,7 +144,7 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
         let r = e / DT;
         let dd = e % DT;
         var pv = 0.0;
-        for (var c = 0u; c < valid; c++) { pv += sc[r * BC + c] * vs[c * DT + dd]; }
+        for (var c = 0u; c < valid; c++) { pv += sc[r * BC + c] * vs[c * KS + dd]; }
         let i = r * DP + ch * DT + dd;
         acc[i] = acc[i] * row_a[r] + pv;
       }

@@ -38,12 +38,13 @@ const pow2AtMost = (n: number, cap: number) => Math.min(cap, 2 ** Math.ceil(Math
 /** Workgroup memory (bytes) a kernel's tiles take; mirrors the var<workgroup> declarations. */
 export function attentionWorkgroupBytes(kernel: AttentionKernel, t: Omit<AttentionTiles, 'wg'>): number {
   const { br, bc, dt, dp } = t;
+  const kv = 2 * bc * (dt + 1); // K and V tiles, rows padded by one against bank conflicts
   const floats =
     kernel === 'forward'
-      ? br * dt + 2 * bc * dt + br * bc + br * dp + 3 * br
+      ? br * dt + kv + br * bc + br * dp + 3 * br
       : kernel === 'dq'
-        ? 2 * br * dt + 2 * bc * dt + 2 * br * bc + br * dp + 2 * br
-        : 2 * br * dt + 2 * bc * dt + 2 * br * bc + 2 * bc * dp + 2 * br;
+        ? 2 * br * dt + kv + 2 * br * bc + br * dp + 2 * br
+        : 2 * br * dt + kv + 2 * br * bc + 2 * bc * dp + 2 * br;
   return floats * 4;
 }
 
