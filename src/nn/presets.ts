@@ -115,15 +115,16 @@ export function getPreset(name: string): Preset {
 export type AnyModel = UNet3DConditionModel | AutoencoderKL;
 
 /** Builds the model a diffusers-style config describes (its _class_name says UNet or VAE). Nothing is allocated. */
-export function modelFromConfig(config: Record<string, unknown>, unetOpts: UNetOptions = {}): AnyModel {
+/** `opts` apply to a UNet; a VAE takes their activationDtype. */
+export function modelFromConfig(config: Record<string, unknown>, opts: UNetOptions = {}): AnyModel {
   const cls = config._class_name;
-  if (cls === 'AutoencoderKL') return new AutoencoderKL(config);
-  if (cls === 'UNet3DConditionModel' || cls === 'UNet2DConditionModel') return new UNet3DConditionModel(config, unetOpts);
+  if (cls === 'AutoencoderKL') return new AutoencoderKL(config, { activationDtype: opts.activationDtype });
+  if (cls === 'UNet3DConditionModel' || cls === 'UNet2DConditionModel') return new UNet3DConditionModel(config, opts);
   throw new Error(`config _class_name ${JSON.stringify(cls)}: expected AutoencoderKL, UNet3DConditionModel or UNet2DConditionModel`);
 }
 
-export function modelFromPreset(name: string, unetOpts: UNetOptions = {}): AnyModel {
-  return modelFromConfig(getPreset(name).config, unetOpts);
+export function modelFromPreset(name: string, opts: UNetOptions = {}): AnyModel {
+  return modelFromConfig(getPreset(name).config, opts);
 }
 
 /** The import rule of a model (the VAE's old attention spelling), if it has one. */

@@ -4,7 +4,7 @@ import { Linear } from '../../src/nn/layers/linear.ts';
 import { Conv2d } from '../../src/nn/layers/conv2d.ts';
 import { GroupNorm } from '../../src/nn/layers/group-norm.ts';
 import { mseLoss } from '../../src/nn/ops.ts';
-import { modelFromPreset } from '../../src/nn/presets.ts';
+import { getPreset, modelFromPreset } from '../../src/nn/presets.ts';
 import { exportStateDict, loadStateDict, memorySource } from '../../src/nn/state-dict.ts';
 import { UNet3DConditionModel } from '../../src/nn/unet/unet-3d-condition.ts';
 import { scope } from '../../src/tensor/scope.ts';
@@ -72,7 +72,7 @@ describe('Module: names, init, state_dict', () => {
     expect(half.parameter('decoder.conv_out.weight')!.t.dtype).toBe('f16');
     expect(maxRelError(await half.parameter('decoder.conv_out.weight')!.t.toArray(), (await model.parameter('decoder.conv_out.weight')!.t.toArray()))).toBeLessThan(1e-3);
 
-    const zeroed = new UNet3DConditionModel(modelFromPreset('unet-tiny').config, { zeroInitConvIn: true, zeroInitConvOut: true }).materialize(rt, { seed: 1 });
+    const zeroed = new UNet3DConditionModel(getPreset('unet-tiny').config, { zeroInitConvIn: true, zeroInitConvOut: true }).materialize(rt, { seed: 1 });
     for (const name of ['conv_in.weight', 'conv_in.bias', 'conv_out.weight', 'conv_out.bias']) {
       expect(Math.max(...(await zeroed.parameter(name)!.t.toArray()).map(Math.abs)), name).toBe(0);
     }

@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { TensorData } from '../../src/io/dtype.ts';
 import { readSafetensors } from '../../src/io/safetensors.ts';
 import { loadStateDict, memorySource, StateDictMismatchError } from '../../src/nn/state-dict.ts';
 import { AutoencoderKL } from '../../src/nn/vae/autoencoder-kl.ts';
 import { sampleGaussian } from '../../src/nn/vae/diagonal-gaussian.ts';
 import { scope } from '../../src/tensor/scope.ts';
-import { noGrad } from '../../src/tensor/tape.ts';
+import { backward, noGrad } from '../../src/tensor/tape.ts';
+import { mseLoss } from '../../src/nn/ops.ts';
 import { Tensor } from '../../src/tensor/tensor.ts';
 import type { GpuRuntime } from '../../src/gpu/runtime.ts';
 import { expectClose, FIXTURES, loadGolden, maxRelError } from '../helpers/golden.ts';
@@ -34,10 +35,16 @@ async function runVae(rt: GpuRuntime, model: AutoencoderKL, io: ReturnType<typeo
   };
 }
 
+// One runtime for the file: each runtime compiles its own pipelines, which is slow on SwiftShader.
+let shared: GpuRuntime;
+beforeAll(async () => {
+  shared = await testRuntime();
+});
+
 describe('AutoencoderKL (tiny preset) vs PyTorch', () => {
   it('encodes (mean, logvar, a sample for given noise) and decodes like the reference', async () => {
     const io = loadGolden('models/vae_tiny.io.safetensors');
-    const rt = await testRuntime();
+    const rt = shared;
     const model = new AutoencoderKL(io.meta.config as Record<string, unknown>);
     expect((await loadStateDict(model, rt, memorySource(tensorsOf('vae_tiny.weights.safetensors')))).ok).toBe(true);
     const t0 = performance.now();
@@ -58,7 +65,7 @@ describe('AutoencoderKL (tiny preset) vs PyTorch', () => {
 
   it('loads the old attention spelling (query/key/value/proj_attn, [C, C, 1, 1] weights) and gives the same output', async () => {
     const io = loadGolden('models/vae_tiny.io.safetensors');
-    const rt = await testRuntime();
+    const rt = shared;
     const model = new AutoencoderKL(io.meta.config as Record<string, unknown>);
     const legacy = tensorsOf('vae_tiny.legacy.safetensors');
     expect([...legacy.keys()]).toContain('encoder.mid_block.attentions.0.query.weight');
@@ -72,7 +79,7 @@ describe('AutoencoderKL (tiny preset) vs PyTorch', () => {
   });
 
   it('refuses a mismatching state_dict before allocating, naming missing, unexpected and wrong-shape tensors', async () => {
-    const rt = await testRuntime();
+    const rt = shared;
     const model = new AutoencoderKL(loadGolden('models/vae_tiny.io.safetensors').meta.config as Record<string, unknown>);
     const tensors = new Map(tensorsOf('vae_tiny.weights.safetensors'));
     tensors.delete('decoder.conv_out.bias');
@@ -87,5 +94,23 @@ describe('AutoencoderKL (tiny preset) vs PyTorch', () => {
     expect(r.wrongShape).toEqual([{ name: 'encoder.conv_in.weight', expected: [16, 3, 3, 3], found: [16, 3, 1, 1] }]);
     expect((err as Error).message).toMatch(/1 missing from the file:\n {2}decoder\.conv_out\.bias \[3\]/);
     expect(rt.ledger.snapshot().liveByCategory.weights).toBe(before);
+  });
+
+  it('trains through the decoder with gradient checkpointing: the same gradients as without', async () => {
+    const io = loadGolden('models/vae_tiny.io.safetensors');
+    const rt = shared;
+    const grads: Float32Array[][] = [];
+    for (const on of [false, true]) {
+      const model = new AutoencoderKL(io.meta.config as Record<string, unknown>);
+      await loadStateDict(model, rt, memorySource(tensorsOf('vae_tiny.weights.safetensors')));
+      model.setGradientCheckpointing(on);
+      const latents = Tensor.fromArray(rt, io.t('in.latents'), io.shape('in.latents'));
+      const target = Tensor.fromArray(rt, io.t('in.images'), io.shape('in.images'));
+      scope(() => backward(mseLoss(model.decode(latents), target)));
+      grads.push(await Promise.all([...model.namedParameters()].filter(([n]) => n.startsWith('decoder.') || n.startsWith('post_quant')).map(([, p]) => p.t.grad!.toArray())));
+      model.dispose();
+    }
+    expect(grads[0].length).toBe(grads[1].length);
+    grads[1].forEach((g, i) => expectClose(g, grads[0][i], 1e-5, `checkpointed decoder grad ${i}`));
   });
 });

@@ -4,7 +4,7 @@ import { Downsample2D } from '../blocks/downsample-2d.ts';
 import { ResnetBlock2D } from '../blocks/resnet-block-2d.ts';
 import { Transformer2DModel } from '../blocks/transformer-2d.ts';
 import { Module } from '../module.ts';
-import { maybeCheckpoint } from './checkpointed.ts';
+import { maybeCheckpoint } from '../blocks/checkpointed.ts';
 
 export interface UNetBlockSpec {
   tembChannels: number;

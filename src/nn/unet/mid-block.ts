@@ -3,7 +3,7 @@ import type { Tensor } from '../../tensor/tensor.ts';
 import { ResnetBlock2D } from '../blocks/resnet-block-2d.ts';
 import { Transformer2DModel } from '../blocks/transformer-2d.ts';
 import { Module } from '../module.ts';
-import { maybeCheckpoint } from './checkpointed.ts';
+import { maybeCheckpoint } from '../blocks/checkpointed.ts';
 import type { UNetBlockSpec } from './down-block.ts';
 
 /** UNetMidBlock3DCrossAttn: resnets.0, attentions.0, resnets.1. */

@@ -5,7 +5,7 @@ import { Transformer2DModel } from '../blocks/transformer-2d.ts';
 import { Upsample2D } from '../blocks/upsample-2d.ts';
 import { Module } from '../module.ts';
 import { concat } from '../ops.ts';
-import { maybeCheckpoint } from './checkpointed.ts';
+import { maybeCheckpoint } from '../blocks/checkpointed.ts';
 import type { UNetBlockSpec } from './down-block.ts';
 
 /**

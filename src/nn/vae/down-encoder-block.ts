@@ -2,12 +2,15 @@ import { scope } from '../../tensor/scope.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
 import { Downsample2D } from '../blocks/downsample-2d.ts';
 import { ResnetBlock2D } from '../blocks/resnet-block-2d.ts';
+import { maybeCheckpoint } from '../blocks/checkpointed.ts';
 import { Module } from '../module.ts';
 
 /** diffusers' DownEncoderBlock2D: resnets, then (except the last block) a stride-2 conv padded (0, 1, 0, 1). */
 export class DownEncoderBlock2D extends Module {
   readonly resnets: ResnetBlock2D[];
   readonly downsampler: Downsample2D | null;
+  /** Recompute each resnet in backward instead of keeping its activations. */
+  gradientCheckpointing = false;
 
   constructor(inChannels: number, outChannels: number, layers: number, groups: number, downsample: boolean) {
     super();
@@ -19,7 +22,7 @@ export class DownEncoderBlock2D extends Module {
   forward(x: Tensor): Tensor {
     return scope(() => {
       let h = x;
-      for (const r of this.resnets) h = r.forward(h, null);
+      for (const r of this.resnets) h = maybeCheckpoint(this.gradientCheckpointing, (a) => r.forward(a!, null), h);
       return this.downsampler ? this.downsampler.forward(h) : h;
     });
   }

@@ -1,6 +1,7 @@
 import { scope } from '../../tensor/scope.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
 import { ResnetBlock2D } from '../blocks/resnet-block-2d.ts';
+import { maybeCheckpoint } from '../blocks/checkpointed.ts';
 import { Module } from '../module.ts';
 import { VaeMidBlockAttention } from './mid-block-attention.ts';
 
@@ -8,6 +9,7 @@ import { VaeMidBlockAttention } from './mid-block-attention.ts';
 export class VaeMidBlock extends Module {
   readonly resnets: ResnetBlock2D[];
   readonly attention: VaeMidBlockAttention | null;
+  gradientCheckpointing = false;
 
   constructor(channels: number, groups: number, addAttention: boolean) {
     super();
@@ -17,9 +19,11 @@ export class VaeMidBlock extends Module {
 
   forward(x: Tensor): Tensor {
     return scope(() => {
-      let h = this.resnets[0].forward(x, null);
-      if (this.attention) h = this.attention.forward(h);
-      return this.resnets[1].forward(h, null);
+      const cp = this.gradientCheckpointing;
+      let h = maybeCheckpoint(cp, (a) => this.resnets[0].forward(a!, null), x);
+      const attn = this.attention;
+      if (attn) h = maybeCheckpoint(cp, (a) => attn.forward(a!), h);
+      return maybeCheckpoint(cp, (a) => this.resnets[1].forward(a!, null), h);
     });
   }
 }

@@ -2,12 +2,15 @@ import { scope } from '../../tensor/scope.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
 import { ResnetBlock2D } from '../blocks/resnet-block-2d.ts';
 import { Upsample2D } from '../blocks/upsample-2d.ts';
+import { maybeCheckpoint } from '../blocks/checkpointed.ts';
 import { Module } from '../module.ts';
 
 /** diffusers' UpDecoderBlock2D: resnets (layers_per_block + 1 of them), then (except the last block) nearest 2x + conv. */
 export class UpDecoderBlock2D extends Module {
   readonly resnets: ResnetBlock2D[];
   readonly upsampler: Upsample2D | null;
+  /** Recompute each resnet in backward instead of keeping its activations. */
+  gradientCheckpointing = false;
 
   constructor(inChannels: number, outChannels: number, layers: number, groups: number, upsample: boolean) {
     super();
@@ -19,7 +22,7 @@ export class UpDecoderBlock2D extends Module {
   forward(x: Tensor): Tensor {
     return scope(() => {
       let h = x;
-      for (const r of this.resnets) h = r.forward(h, null);
+      for (const r of this.resnets) h = maybeCheckpoint(this.gradientCheckpointing, (a) => r.forward(a!, null), h);
       return this.upsampler ? this.upsampler.forward(h) : h;
     });
   }
