@@ -7,6 +7,7 @@ import { record } from '../tape.ts';
 import { Tensor } from '../tensor.ts';
 import { params, specialize } from '../wgsl.ts';
 import { asDtype } from './cast.ts';
+import { fillInPlace } from './fill.ts';
 
 /**
  * sum and mean, over everything (-> [1]) or along the last dim, with backward; plus the reduction engine
@@ -110,6 +111,10 @@ function flatPass(rt: GpuRuntime, term: FlatTerm, out: Tensor, outBase: number, 
  */
 export function reduceFlatInto(rt: GpuRuntime, terms: FlatTerm[], out: Tensor, scale = 1): void {
   const total = terms.reduce((s, t) => s + blocksOf(rt, termLength(t)), 0);
+  if (total === 0) {
+    fillInPlace(out, 0); // nothing to sum
+    return;
+  }
   if (total === 1) {
     flatPass(rt, terms[0], out, 0, scale);
     return;
@@ -117,34 +122,27 @@ export function reduceFlatInto(rt: GpuRuntime, terms: FlatTerm[], out: Tensor, s
   let partials = Tensor.empty(rt, [total], 'f32', 'workspace', 'reduce partials');
   let base = 0;
   for (const t of terms) base += flatPass(rt, t, partials, base, 1);
-  let count = total;
-  while (count > 1) {
-    const next = blocksOf(rt, count);
-    const view = sliceOf(partials, count);
-    if (next === 1) flatPass(rt, { kind: 'x', x: view }, out, 0, scale);
-    else {
-      const smaller = Tensor.empty(rt, [next], 'f32', 'workspace', 'reduce partials');
-      flatPass(rt, { kind: 'x', x: view }, smaller, 0, 1);
-      partials.dispose();
-      partials = smaller;
+  // Every partials buffer is exactly as long as its count: each pass reads all of it.
+  while (partials.numel > 1) {
+    const next = blocksOf(rt, partials.numel);
+    if (next === 1) {
+      flatPass(rt, { kind: 'x', x: partials }, out, 0, scale);
+      break;
     }
-    if (view !== partials) view.dispose();
-    count = next;
+    const smaller = Tensor.empty(rt, [next], 'f32', 'workspace', 'reduce partials');
+    flatPass(rt, { kind: 'x', x: partials }, smaller, 0, 1);
+    partials.dispose();
+    partials = smaller;
   }
   partials.dispose();
 }
 
-/** The first `count` elements of an f32 tensor as a [count] view (same storage; the kernel reads only those). */
-function sliceOf(t: Tensor, count: number): Tensor {
-  return count === t.numel ? t : new Tensor(t.storage, [count], 'f32');
-}
-
-/** Sum of everything -> [1]. */
+/** Sum of everything -> [1], or along the last dim ([..., L] -> [...]). Output dtype: x's. */
 export function sum(x: Tensor, dim?: -1): Tensor {
   return dim === -1 ? reduceRows(x, 1, 'sum') : reduceAll(x, 1, 'sum');
 }
 
-/** Mean of everything -> [1], or along the last dim. */
+/** Mean of everything -> [1], or along the last dim ([..., L] -> [...]). Output dtype: x's. */
 export function mean(x: Tensor, dim?: -1): Tensor {
   return dim === -1 ? reduceRows(x, 1 / x.shape[x.shape.length - 1], 'mean') : reduceAll(x, 1 / x.numel, 'mean');
 }
