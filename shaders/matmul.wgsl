@@ -5,11 +5,14 @@
 // A workgroup computes a TM x TN tile (TM = 8*WG_Y, TN = 8*WG_X); each thread an 8x8 block in registers:
 // rows 4*ty..4*ty+3 and TM/2 + 4*ty.., columns likewise, so that neighbouring threads read neighbouring
 // vec4s of the workgroup tiles. K advances TK at a time: two barriers per step.
+// Split-K (flags & 4): workgroup z computes depth slice [z*kSlice, (z+1)*kSlice) of a single batch into
+// output slice z (a workspace, summed by matmul-sum-slices.wgsl).
 struct Params {
   M: u32, N: u32, K: u32, nRed: u32,
   aBase: u32, sAb: u32, sAm: u32, sAk: u32,
   bBase: u32, sBb: u32, sBk: u32, sBn: u32,
-  cBase: u32, sCb: u32, biasBase: u32, flags: u32, // flags: 1 = accumulate into C, 2 = add bias[n]
+  cBase: u32, sCb: u32, biasBase: u32, flags: u32, // flags: 1 = accumulate into C, 2 = add bias[n], 4 = split-K
+  kSlice: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<IN_a>;
@@ -40,20 +43,24 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let m0 = wid.y * TM4 * 4u;
   let n0 = wid.x * TN4 * 4u;
   let z = wid.z;
+  let sliced = (p.flags & 4u) != 0u;
+  let batchZ = select(z, 0u, sliced);
+  let kBegin = select(0u, z * p.kSlice, sliced);
+  let kEnd = select(p.K, min(p.K, kBegin + p.kSlice), sliced);
 
   var acc: array<vec4f, 16>; // acc[2*i + h]: row i of the thread's block, columns half h
   for (var r = 0u; r < p.nRed; r++) {
-    let batch = z * p.nRed + r;
+    let batch = batchZ * p.nRed + r;
     let aOff = p.aBase + batch * p.sAb;
     let bOff = p.bBase + batch * p.sBb;
-    for (var k0 = 0u; k0 < p.K; k0 += TK) {
+    for (var k0 = kBegin; k0 < kEnd; k0 += TK) {
       for (var i = tid; i < TM4 * TK; i += nt) {
         var m4: u32; var kk: u32;
         if (A_ALONG_K) { m4 = i / TK; kk = i % TK; } else { kk = i / TM4; m4 = i % TM4; }
         let k = k0 + kk;
         let m = m0 + m4 * 4u;
         var v = vec4f(0.0);
-        if (k < p.K) {
+        if (k < kEnd) {
           let at = aOff + m * p.sAm + k * p.sAk;
           if (m < p.M) { v.x = ld_a(at); }
           if (m + 1u < p.M) { v.y = ld_a(at + p.sAm); }
@@ -68,7 +75,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
         let k = k0 + kk;
         let n = n0 + n4 * 4u;
         var v = vec4f(0.0);
-        if (k < p.K) {
+        if (k < kEnd) {
           let at = bOff + k * p.sBk + n * p.sBn;
           if (n < p.N) { v.x = ld_b(at); }
           if (n + 1u < p.N) { v.y = ld_b(at + p.sBn); }

@@ -5,7 +5,7 @@ import { backward } from '../../src/tensor/tape.ts';
 import { Tensor } from '../../src/tensor/tensor.ts';
 import { metaRuntime, testRuntime } from '../helpers/gpu.ts';
 import { loadGolden } from '../helpers/golden.ts';
-import { checkFiniteDifferences, checkGolden, peakOf, printWorst, sharedRuntime, withBindingLimit } from './ops-linalg-shared.ts';
+import { checkFiniteDifferences, checkGolden, peakOf, printWorst, sharedRuntime, withBindingLimit, withForcedSplitK } from './ops-linalg-shared.ts';
 
 const CASES = [
   'k3_s1_p1_n2_c3to5_9x11',
@@ -48,6 +48,19 @@ describe('conv2d', () => {
       await withBindingLimit(rt, limit, () => checkGolden(rt, 'conv2d', file, ['x', 'weight', 'bias'], run(file)));
       expect(rt.dispatches - before, file).toBeGreaterThanOrEqual(6);
     }
+  });
+
+  it('splits dweight across workgroups (split-K over images and pixels) with the same results', async () => {
+    const rt = await sharedRuntime();
+    const splits = await withForcedSplitK(rt, async () => {
+      for (const file of ['k3_s1_p1_n2_c3to5_9x11', 'k3_s2_pad0101_n2_c3to5_9x11', 'k1_s1_p0_n2_c6to5_5x7', 'f16_k3_s1_p1_n2_c3to5_9x11']) {
+        await checkGolden(rt, 'conv2d', file, ['x', 'weight', 'bias'], run(file));
+      }
+      // One image per binding chunk, each split (up to 3 slices fit a binding) and summed into dweight.
+      const file = 'k3_s2_pad0101_n2_c3to5_9x11';
+      await withBindingLimit(rt, 2048, () => checkGolden(rt, 'conv2d', file, ['x', 'weight', 'bias'], run(file)));
+    });
+    expect(splits).toBeGreaterThanOrEqual(6);
   });
 
   it('refuses what it does not support', async () => {

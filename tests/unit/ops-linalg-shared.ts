@@ -2,6 +2,7 @@
 import { expect } from 'vitest';
 import type { GpuRuntime } from '../../src/gpu/runtime.ts';
 import type { DType } from '../../src/tensor/dtype.ts';
+import { splitK } from '../../src/tensor/ops/split-k.ts';
 import { keep, scope } from '../../src/tensor/scope.ts';
 import { backward, noGrad } from '../../src/tensor/tape.ts';
 import { Tensor } from '../../src/tensor/tensor.ts';
@@ -100,24 +101,38 @@ export async function checkFiniteDifferences(
     backward(y, Tensor.fromArray(rt, gyData, y.shape, 'f32', 'activations', 'gy'));
   });
 
-  const loss = async (v: Record<string, Float32Array>) => {
-    const y = keep(noGrad(() => scope(() => forward(make(v)))));
-    const out = await y.toArray();
-    y.dispose();
+  // Every perturbed forward is recorded first and copied into one buffer, read back once.
+  const count = Object.values(values).reduce((a, v) => a + 2 * v.length, 0);
+  const all = keep(Tensor.empty(rt, [count * gyData.length], 'f32', 'activations', 'fd outputs'));
+  let slot = 0;
+  for (const n of Object.keys(leaves)) {
+    for (let i = 0; i < values[n].length; i++) {
+      for (const sign of [1, -1]) {
+        const v = { ...values, [n]: values[n].slice() };
+        v[n][i] += sign * eps;
+        noGrad(() => scope(() => {
+          const y = forward(make(v));
+          rt.copy(y.buffer, 0, all.buffer, slot++ * y.bytes, y.bytes);
+        }));
+      }
+    }
+  }
+  const flat = await all.toArray();
+  all.dispose();
+  const losses: number[] = [];
+  for (let j = 0; j < count; j++) {
     let s = 0;
-    for (let i = 0; i < out.length; i++) s += out[i] * gyData[i];
-    return s;
-  };
+    for (let i = 0; i < gyData.length; i++) s += flat[j * gyData.length + i] * gyData[i];
+    losses.push(s);
+  }
+  let at = 0;
   for (const [n, t] of Object.entries(leaves)) {
     const analytic = await t.grad!.toArray();
-    const numeric = new Float32Array(analytic.length);
-    for (let i = 0; i < analytic.length; i++) {
-      const plus = { ...values, [n]: values[n].slice() };
-      const minus = { ...values, [n]: values[n].slice() };
-      plus[n][i] += eps;
-      minus[n][i] -= eps;
-      numeric[i] = ((await loss(plus)) - (await loss(minus))) / (2 * eps);
-    }
+    const numeric = analytic.map(() => {
+      const d = (losses[at] - losses[at + 1]) / (2 * eps);
+      at += 2;
+      return d;
+    });
     const err = maxRelError(analytic, numeric);
     expect(err, `finite differences for ${n}: ${err.toExponential(2)}`).toBeLessThanOrEqual(tol);
     t.grad!.dispose();
@@ -140,6 +155,32 @@ export async function withBindingLimit(rt: GpuRuntime, bytes: number, fn: () => 
   } finally {
     rt.limits.maxStorageBufferBindingSize = prev;
   }
+}
+
+/**
+ * Runs fn with split-K forced on every GEMM that can take it (slices of TK = 16), and returns how many
+ * split-K workspaces were allocated; each must be freed by the op that allocated it.
+ */
+export async function withForcedSplitK(rt: GpuRuntime, fn: () => Promise<void>): Promise<number> {
+  const prev = { ...splitK };
+  Object.assign(splitK, { targetWorkgroups: 1 << 20, minSliceDepth: 1 });
+  const live = new Set<number>();
+  let count = 0;
+  const off = rt.ledger.onEvent((e) => {
+    if (!('label' in e) || !e.label.endsWith('split-k')) return;
+    if (e.type === 'alloc') {
+      count++;
+      live.add(e.id);
+    } else if (e.type === 'free') live.delete(e.id);
+  });
+  try {
+    await fn();
+  } finally {
+    off();
+    Object.assign(splitK, prev);
+  }
+  expect(live.size, 'split-k workspaces left allocated').toBe(0);
+  return count;
 }
 
 /** Peak ledger bytes of `run` on a runtime (after sync). */

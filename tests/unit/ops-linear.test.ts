@@ -4,7 +4,7 @@ import { keep } from '../../src/tensor/scope.ts';
 import { backward } from '../../src/tensor/tape.ts';
 import { Tensor } from '../../src/tensor/tensor.ts';
 import { metaRuntime, testRuntime } from '../helpers/gpu.ts';
-import { checkFiniteDifferences, checkGolden, peakOf, printWorst, sharedRuntime, withBindingLimit } from './ops-linalg-shared.ts';
+import { checkFiniteDifferences, checkGolden, peakOf, printWorst, sharedRuntime, withBindingLimit, withForcedSplitK } from './ops-linalg-shared.ts';
 
 const CASES = ['x7x13_out5', 'x2x3x9_out6', 'x5x33_out7_nobias', 'x3x11x17_out13', 'f16_x2x3x9_out6'];
 const run = (t: Record<string, Tensor>) => linear(t.x, t.weight, t.bias);
@@ -25,6 +25,16 @@ describe('linear', () => {
     const before = rt.dispatches;
     await withBindingLimit(rt, 1280, () => checkGolden(rt, 'linear', 'x3x11x17_out13', ['x', 'weight', 'bias'], run));
     expect(rt.dispatches - before).toBeGreaterThan(8);
+  });
+
+  it('splits the depth of dweight across workgroups (split-K) with the same results', async () => {
+    const rt = await sharedRuntime();
+    const splits = await withForcedSplitK(rt, async () => {
+      for (const file of ['x3x11x17_out13', 'x5x33_out7_nobias']) await checkGolden(rt, 'linear', file, ['x', 'weight', 'bias'], run);
+      // Split-K inside binding chunks too.
+      await withBindingLimit(rt, 1280, () => checkGolden(rt, 'linear', 'x3x11x17_out13', ['x', 'weight', 'bias'], run));
+    });
+    expect(splits).toBeGreaterThanOrEqual(1);
   });
 
   it('refuses mismatched shapes', async () => {

@@ -5,7 +5,7 @@ import { backward } from '../../src/tensor/tape.ts';
 import { Tensor } from '../../src/tensor/tensor.ts';
 import { metaRuntime, testRuntime } from '../helpers/gpu.ts';
 import { loadGolden } from '../helpers/golden.ts';
-import { checkFiniteDifferences, checkGolden, peakOf, printWorst, sharedRuntime, withBindingLimit } from './ops-linalg-shared.ts';
+import { checkFiniteDifferences, checkGolden, peakOf, printWorst, sharedRuntime, withBindingLimit, withForcedSplitK } from './ops-linalg-shared.ts';
 
 const CASES = [
   'm7_k13_n33',
@@ -49,6 +49,16 @@ describe('matmul', () => {
       await withBindingLimit(rt, limit, () => checkGolden(rt, 'matmul', file, ['a', 'b'], run(file)));
       expect(rt.dispatches - before, `${file} at ${limit}`).toBeGreaterThan(3);
     }
+  });
+
+  it('splits deep products across workgroups (split-K) with the same results', async () => {
+    const rt = await sharedRuntime();
+    const splits = await withForcedSplitK(rt, async () => {
+      for (const file of ['big_batch3_m40_k33_n20', 'batch2x3_broadcast_b', 'batch3_broadcast_b_transA', 'f16_m7_k13_n33']) {
+        await checkGolden(rt, 'matmul', file, ['a', 'b'], run(file));
+      }
+    });
+    expect(splits).toBeGreaterThanOrEqual(2);
   });
 
   it('refuses mismatched shapes', async () => {

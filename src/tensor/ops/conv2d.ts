@@ -6,6 +6,7 @@ import { params, specialize } from '../wgsl.ts';
 import { biasGrad } from './bias-grad.ts';
 import { asDtype } from './cast.ts';
 import { largestFitting, rangeBinding, rangeBytes, wholeBinding, type RangeBinding } from './linalg-ranges.ts';
+import { planSplit, splitWorkspace, sumSlices } from './split-k.ts';
 
 /** Workgroup shape of the implicit-GEMM kernel (override constants): tiles of 8*WG_Y x 8*WG_X; WG_Y even. */
 export const conv2dTiles = { WG_X: 8, WG_Y: 8, TK: 16 };
@@ -38,7 +39,7 @@ interface ConvGeometry {
 /** The kernel's MODE: which of the convolution's three GEMMs it runs. */
 const Mode = { Forward: 0, InputGrad: 1, WeightGrad: 2 } as const;
 type Mode = (typeof Mode)[keyof typeof Mode];
-const MODE_NAMES = ['forward', 'dgrad', 'wgrad'];
+const MODE_NAMES = ['fwd', 'dgrad', 'wgrad'];
 
 /**
  * torch.nn.functional.conv2d on NCHW: x [N, Cin, H, W], weight [Cout, Cin, k, k] (k = 1 or 3), bias [Cout]
@@ -90,6 +91,18 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   return y;
 }
 
+/** The kernel for one GEMM: main's calls to column/loadA/loadB/outIndex go to that GEMM's versions. */
+const sources = new Map<string, string>();
+function kernelSource(mode: Mode, a: Tensor, b: Tensor, bias: Tensor): string {
+  const key = `${mode}|${a.dtype}|${b.dtype}|${bias.dtype}`;
+  let src = sources.get(key);
+  if (!src) {
+    src = specialize(conv2dWgsl.replace(/\b(column|loadA|loadB|outIndex)\(/g, `$1_${MODE_NAMES[mode]}(`), { a: a.dtype, b: b.dtype, bias: bias.dtype });
+    sources.set(key, src);
+  }
+  return src;
+}
+
 /**
  * Records one of the three GEMMs (see shaders/conv2d.wgsl) in chunks of whole images, so that no binding
  * passes maxStorageBufferBindingSize and no grid passes maxComputeWorkgroupsPerDimension. Forward and dx
@@ -121,22 +134,33 @@ function convGemm(mode: Mode, g: ConvGeometry, a: Tensor, b: Tensor, out: Tensor
   const chunk = largestFitting(g.images, fits);
   if (chunk === 0 || Math.ceil(sizes.M / TM) > maxGrid) throw new RangeError(`conv2d: one image of [${g.images}, ${g.Cin}, ${g.H}, ${g.W}] does not fit a binding`);
 
-  const source = specialize(conv2dWgsl, { a: a.dtype, b: b.dtype, bias: (bias ?? a).dtype });
-  const kernel = { source, label: `conv2d-${MODE_NAMES[mode]}`, constants: { MODE: mode, KS: g.KS, STRIDE: g.stride, WG_X, WG_Y, TK } };
+  const kernel = { source: kernelSource(mode, a, b, bias ?? a), label: `conv2d-${MODE_NAMES[mode]}`, constants: { KS: g.KS, STRIDE: g.stride, WG_X, WG_Y, TK } };
   const biasBinding = bias ? wholeBinding(bias, limit) : null;
   for (let n0 = 0; n0 < g.images; n0 += chunk) {
     const n = Math.min(chunk, g.images - n0);
     const [ra, rb, rc]: RangeBinding[] = tensors.map((t, i) => (sizes.per[i] ? rangeBinding(t, n0 * sizes.per[i], n * sizes.per[i], limit) : wholeBinding(t, limit)));
     const rbias = biasBinding ?? ra;
     const N = sizes.N(n);
-    const flags = (mode === Mode.WeightGrad && n0 > 0 ? 1 : 0) | (bias ? 2 : 0);
-    const u = params([
-      ['u32', sizes.M], ['u32', N], ['u32', sizes.K], ['u32', mode === Mode.WeightGrad ? n : 1],
-      ['u32', g.Cin], ['u32', g.H], ['u32', g.W], ['u32', g.Cout],
-      ['u32', g.OH], ['u32', g.OW], ['u32', g.top], ['u32', g.left],
-      ['u32', ra.base], ['u32', rb.base], ['u32', rc.base], ['u32', rbias.base],
-      ['u32', flags],
-    ]);
-    rt.dispatch(kernel, [ra.binding, rb.binding, rbias.binding, rc.binding], u, [Math.ceil(N / TN), Math.ceil(sizes.M / TM), 1]);
+    const grid: [number, number, number] = [Math.ceil(N / TN), Math.ceil(sizes.M / TM), 1];
+    const uniforms = (out: RangeBinding, flags: number, kSlice: number) =>
+      params([
+        ['u32', sizes.M], ['u32', N], ['u32', sizes.K], ['u32', mode === Mode.WeightGrad ? n : 1],
+        ['u32', g.Cin], ['u32', g.H], ['u32', g.W], ['u32', g.Cout],
+        ['u32', g.OH], ['u32', g.OW], ['u32', g.top], ['u32', g.left],
+        ['u32', ra.base], ['u32', rb.base], ['u32', out.base], ['u32', rbias.base],
+        ['u32', flags], ['u32', kSlice],
+      ]);
+    // dweight: a few output tiles over a deep sum (every pixel of every image); split it across workgroups.
+    const plan = mode === Mode.WeightGrad ? planSplit(rt, grid[0] * grid[1], n * sizes.K, sizes.M * N, TK) : null;
+    if (plan) {
+      const ws = splitWorkspace(rt, plan, sizes.M * N, 'conv2d dweight');
+      const rws = wholeBinding(ws, limit);
+      rt.dispatch(kernel, [ra.binding, rb.binding, rbias.binding, rws.binding], uniforms(rws, 4, plan.sliceDepth), [grid[0], grid[1], plan.slices]);
+      sumSlices(rt, ws, plan.slices, sizes.M * N, rc, n0 > 0);
+      ws.dispose();
+    } else {
+      const flags = (mode === Mode.WeightGrad && n0 > 0 ? 1 : 0) | (bias ? 2 : 0);
+      rt.dispatch(kernel, [ra.binding, rb.binding, rbias.binding, rc.binding], uniforms(rc, flags, 0), grid);
+    }
   }
 }

@@ -6,6 +6,7 @@ import { Tensor } from '../tensor.ts';
 import { params, specialize } from '../wgsl.ts';
 import { asDtype } from './cast.ts';
 import { largestFitting, rangeBinding, rangeBytes, wholeBinding } from './linalg-ranges.ts';
+import { planSplit, splitWorkspace, sumSlices, type SplitPlan } from './split-k.ts';
 
 /** Workgroup shape of the GEMM kernel (its override constants): a tile is 8*WG_Y rows by 8*WG_X columns. */
 export const matmulTiles = { WG_X: 8, WG_Y: 8, TK: 16 };
@@ -100,8 +101,27 @@ export function gemmInto(rt: GpuRuntime, spec: GemmSpec): void {
       ['u32', ra.base], ['u32', a.sb], ['u32', a.si], ['u32', a.sj],
       ['u32', rb.base], ['u32', b.sb], ['u32', b.si], ['u32', b.sj],
       ['u32', rc.base], ['u32', M * N], ['u32', rbias.base], ['u32', flags],
+      ['u32', 0],
     ]);
     rt.dispatch(kernel, [ra.binding, rb.binding, rbias.binding, rc.binding], u, [Math.ceil(N / TN), Math.ceil(rows / TM), nb]);
+  };
+
+  /** The whole (single-batch) product as depth slices into a workspace, then summed into out. */
+  const launchSplit = (plan: SplitPlan) => {
+    const ws = splitWorkspace(rt, plan, M * N, 'matmul');
+    const ra = rangeBinding(a.t, 0, spanA(1, M, K), limit);
+    const rb = rangeBinding(b.t, 0, spanB(1, K), limit);
+    const rws = wholeBinding(ws, limit);
+    const u = params([
+      ['u32', M], ['u32', N], ['u32', K], ['u32', 1],
+      ['u32', ra.base], ['u32', 0], ['u32', a.si], ['u32', a.sj],
+      ['u32', rb.base], ['u32', 0], ['u32', b.si], ['u32', b.sj],
+      ['u32', 0], ['u32', M * N], ['u32', 0], ['u32', 4],
+      ['u32', plan.sliceDepth],
+    ]);
+    rt.dispatch(kernel, [ra.binding, rb.binding, ra.binding, rws.binding], u, [Math.ceil(N / TN), Math.ceil(M / TM), plan.slices]);
+    sumSlices(rt, ws, plan.slices, M * N, rangeBinding(out, 0, M * N, limit), !!spec.accumulate);
+    ws.dispose();
   };
 
   /** One output batch, one summed batch: split rows, and the depth K when a row block alone is too big. */
@@ -128,7 +148,10 @@ export function gemmInto(rt: GpuRuntime, spec: GemmSpec): void {
     return;
   }
   const nb = M > maxRows ? 0 : largestFitting(Math.min(batches, maxGrid), (n) => fits(n, M, 1, K));
-  if (nb > 0) for (let b0 = 0; b0 < batches; b0 += nb) launch(b0, Math.min(nb, batches - b0), 0, M, 0, 1, 0, K);
+  // Few output tiles over a deep contraction: split the depth so that enough workgroups run.
+  const plan = nb > 0 && batches === 1 && !bias ? planSplit(rt, Math.ceil(M / TM) * Math.ceil(N / TN), K, M * N, TK) : null;
+  if (plan) launchSplit(plan);
+  else if (nb > 0) for (let b0 = 0; b0 < batches; b0 += nb) launch(b0, Math.min(nb, batches - b0), 0, M, 0, 1, 0, K);
   else for (let z = 0; z < batches; z++) rowsAndDepth(z, 0, 1);
 }
 
