@@ -103,19 +103,36 @@ export class GpuRuntime {
     this.commandEncoder().copyBufferToBuffer(src.gpu, srcOffset, dst.gpu, dstOffset, bytes);
   }
 
-  /**
-   * Reads `bytes` of a buffer back to the host through a pooled staging buffer. On the meta device the
-   * staging buffer is still accounted for (same peaks as a real run) and the data read is zeros.
-   */
+  /** Reads `bytes` of a buffer back to the host (see readMany). */
   async read(src: LedgerBuffer, bytes = src.requested, srcOffset = 0): Promise<ArrayBuffer> {
-    const size = Math.ceil(bytes / 4) * 4;
-    const staging = this.ledger.alloc(size, 'staging', `read ${src.label}`, 'readback');
+    return (await this.readMany([{ buffer: src, bytes, offset: srcOffset }]))[0];
+  }
+
+  /**
+   * Reads several buffer ranges back with one staging buffer and one map: one GPU round trip per training
+   * step, whatever it logs. On the meta device the staging buffer is still accounted for (same peaks as a
+   * real run) and the data read is zeros.
+   */
+  async readMany(ranges: { buffer: LedgerBuffer; bytes?: number; offset?: number }[]): Promise<ArrayBuffer[]> {
+    const sizes = ranges.map((r) => Math.ceil((r.bytes ?? r.buffer.requested) / 4) * 4);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const staging = this.ledger.alloc(Math.max(4, total), 'staging', `read ${ranges.map((r) => r.buffer.label).join(', ')}`, 'readback');
     try {
-      if (!this.ctx) return new ArrayBuffer(bytes);
-      this.copy(src, srcOffset, staging, 0, size);
+      if (!this.ctx) return ranges.map((r) => new ArrayBuffer(r.bytes ?? r.buffer.requested));
+      let at = 0;
+      ranges.forEach((r, i) => {
+        this.copy(r.buffer, r.offset ?? 0, staging, at, sizes[i]);
+        at += sizes[i];
+      });
       this.flush();
-      await unlessLost(this.ctx, staging.gpu.mapAsync(1 /* GPUMapMode.READ */, 0, size));
-      const out = staging.gpu.getMappedRange(0, size).slice(0, bytes);
+      await unlessLost(this.ctx, staging.gpu.mapAsync(1 /* GPUMapMode.READ */, 0, total));
+      const mapped = staging.gpu.getMappedRange(0, total);
+      at = 0;
+      const out = ranges.map((r, i) => {
+        const o = mapped.slice(at, at + (r.bytes ?? r.buffer.requested));
+        at += sizes[i];
+        return o;
+      });
       staging.gpu.unmap();
       return out;
     } finally {

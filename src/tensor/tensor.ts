@@ -98,8 +98,14 @@ export class Tensor {
 
   /** Reads the values back as f32 (unpacking f16 storage on the host). */
   async toArray(): Promise<Float32Array> {
-    const raw = await this.rt.read(this.buffer, this.bytes);
-    return this.dtype === 'f32' ? new Float32Array(raw) : f16ToF32Array(new Uint16Array(raw, 0, this.numel));
+    return (await Tensor.readAll([this]))[0];
+  }
+
+  /** Reads several tensors in one GPU round trip. */
+  static async readAll(tensors: Tensor[]): Promise<Float32Array[]> {
+    if (!tensors.length) return [];
+    const raw = await tensors[0].rt.readMany(tensors.map((t) => ({ buffer: t.buffer, bytes: t.bytes })));
+    return raw.map((r, i) => (tensors[i].dtype === 'f32' ? new Float32Array(r) : f16ToF32Array(new Uint16Array(r, 0, tensors[i].numel))));
   }
 
   toString(): string {

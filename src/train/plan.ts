@@ -1,0 +1,105 @@
+import type { DeviceLimits } from '../gpu/device.ts';
+import { fmtBytes } from '../gpu/memory/bytes.ts';
+import type { Category } from '../gpu/memory/categories.ts';
+import type { PhaseStats } from '../gpu/memory/ledger.ts';
+import { GpuRuntime } from '../gpu/runtime.ts';
+import { getPreset } from '../nn/presets.ts';
+import type { DType } from '../tensor/dtype.ts';
+import type { TrainConfig } from './config.ts';
+import { syntheticClips } from './synthetic-data.ts';
+import { UnetTraining } from './unet-training.ts';
+
+/** The peak memory of a configuration, per category and per phase, measured on the meta device. */
+export interface PlanReport {
+  config: TrainConfig;
+  peak: number;
+  peakByCategory: Record<Category, number>;
+  phases: Record<string, PhaseStats>;
+  budget: number;
+  fits: boolean;
+}
+
+/**
+ * Runs one full training step of `config` on the meta device: the same model, trainer and data code as a
+ * real run, with every allocation and free recorded and nothing allocated. A real run under a budget at or
+ * above the planned peak allocates exactly the same buffers, so its measured peak equals this one.
+ */
+export async function planTraining(config: TrainConfig, limits: DeviceLimits, budget = Number.POSITIVE_INFINITY): Promise<PlanReport> {
+  const rt = GpuRuntime.meta(limits);
+  const run = new UnetTraining(rt, config, planningClips(config));
+  try {
+    await run.step();
+    const s = rt.ledger.snapshot();
+    return { config, peak: s.peak, peakByCategory: s.peakByCategory, phases: s.phases, budget, fits: s.peak <= budget };
+  } finally {
+    run.dispose();
+  }
+}
+
+/** Stand-in clips of the right shapes: the plan depends on shapes, not values. */
+export function planningClips(c: TrainConfig) {
+  const side = c.resolution / 8;
+  return syntheticClips({ clips: 1, frames: c.frames * 2 + 1, latentChannels: 4, height: side, width: side, tokens: c.audioTokens, dim: c.audioDim, seed: 0 });
+}
+
+export interface FitResult {
+  /** The chosen configuration, or null when nothing fits. */
+  chosen: PlanReport | null;
+  /** Every candidate tried, in order of preference. */
+  tried: PlanReport[];
+  /** Why nothing fits and what comes closest, or what was given up to fit. */
+  advice: string;
+}
+
+/**
+ * Picks micro-batch, accumulation, checkpointing and precision that fit `budget`, preferring (in order) the
+ * largest micro-batch (throughput), no checkpointing (no recompute), f32 (exactness). The batch the user
+ * asked for is kept: a smaller micro-batch means more accumulation steps, never a different update.
+ */
+export async function fitTraining(config: TrainConfig, limits: DeviceLimits, budget: number, opts: { keepConfig?: boolean } = {}): Promise<FitResult> {
+  const tried: PlanReport[] = [];
+  // keepConfig: only check the configuration as given (what a run about to start needs).
+  const micro = opts.keepConfig ? [config.microBatch] : divisorsDescending(config.batch);
+  const levers: [boolean, DType][] = opts.keepConfig
+    ? [[config.checkpointing, config.precision]]
+    : [
+        [false, 'f32'],
+        [true, 'f32'],
+        [false, 'f16'],
+        [true, 'f16'],
+      ];
+  for (const microBatch of micro) {
+    for (const [checkpointing, precision] of levers) {
+      const r = await planTraining({ ...config, microBatch, checkpointing, precision }, limits, budget);
+      tried.push(r);
+      if (r.fits) return { chosen: r, tried, advice: describeChoice(config, r) };
+    }
+  }
+  const best = tried.reduce((a, b) => (b.peak < a.peak ? b : a));
+  const weights = best.peakByCategory.weights + best.peakByCategory.grads + best.peakByCategory.optimizer;
+  return {
+    chosen: null,
+    tried,
+    advice:
+      `Nothing fits ${fmtBytes(budget)}: the closest is micro-batch ${best.config.microBatch}, checkpointing ${best.config.checkpointing ? 'on' : 'off'}, ` +
+      `${best.config.precision} at ${fmtBytes(best.peak)} (weights, gradients and AdamW state alone take ${fmtBytes(weights)}). ` +
+      `Raise the budget to at least ${fmtBytes(best.peak)}, lower the resolution or frames per sample, or use a smaller preset.`,
+  };
+}
+
+function describeChoice(asked: TrainConfig, r: PlanReport): string {
+  const c = r.config;
+  const changes: string[] = [];
+  if (c.microBatch !== asked.batch) changes.push(`micro-batch ${c.microBatch} with ${asked.batch / c.microBatch} accumulation steps`);
+  if (c.checkpointing) changes.push('gradient checkpointing on');
+  if (c.precision === 'f16') changes.push('f16 activations with f32 master weights');
+  return `Fits in ${fmtBytes(r.budget)} at a peak of ${fmtBytes(r.peak)}${changes.length ? ` with ${changes.join(', ')}` : ' as asked'}.`;
+}
+
+function divisorsDescending(n: number): number[] {
+  const out: number[] = [];
+  for (let d = n; d >= 1; d--) if (n % d === 0) out.push(d);
+  return out;
+}
+
+export const presetResolution = (name: string) => getPreset(name).resolution;
