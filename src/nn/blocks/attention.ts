@@ -3,6 +3,7 @@ import type { Tensor } from '../../tensor/tensor.ts';
 import { Linear } from '../layers/linear.ts';
 import { Module } from '../module.ts';
 import { attention } from '../ops.ts';
+import { chain } from './chain.ts';
 
 /**
  * diffusers' Attention as BasicTransformerBlock uses it: to_q, to_k, to_v (bias only with attention_bias),
@@ -35,8 +36,10 @@ export class Attention extends Module {
   forward(x: Tensor, context: Tensor | null = null): Tensor {
     return scope(() => {
       const kv = context ?? x;
-      const out = attention(this.toQ.forward(x), this.toK.forward(kv), this.toV.forward(kv), this.heads, { scale: this.dimHead ** -0.5 });
-      return this.toOut.forward(out);
+      const qkv = [this.toQ.forward(x), this.toK.forward(kv), this.toV.forward(kv)] as const;
+      const out = attention(...qkv, this.heads, { scale: this.dimHead ** -0.5 });
+      for (const t of qkv) t.dispose();
+      return chain(out, (a) => this.toOut.forward(a));
     });
   }
 }

@@ -3,6 +3,7 @@ import type { Tensor } from '../../tensor/tensor.ts';
 import { LayerNorm } from '../layers/layer-norm.ts';
 import { Module } from '../module.ts';
 import { add } from '../ops.ts';
+import { chain } from './chain.ts';
 import { Attention } from './attention.ts';
 import { FeedForward } from './feed-forward.ts';
 
@@ -32,9 +33,19 @@ export class BasicTransformerBlock extends Module {
   /** x [N, L, dim], context [N, T, crossAttentionDim] -> [N, L, dim]. */
   forward(x: Tensor, context: Tensor | null): Tensor {
     return scope(() => {
-      let h = add(this.attn1.forward(this.norm1.forward(x)), x);
-      if (this.attn2 && this.norm2 && context) h = add(this.attn2.forward(this.norm2.forward(h), context), h);
-      return add(this.ff.forward(this.norm3.forward(h)), h);
+      const residual = (branch: (t: Tensor) => Tensor) => (h: Tensor) => {
+        const y = branch(h);
+        const out = add(y, h);
+        y.dispose();
+        return out;
+      };
+      const { norm2, attn2 } = this;
+      return chain(
+        x,
+        residual((h) => chain(this.norm1.forward(h), (a) => this.attn1.forward(a))),
+        (h) => (norm2 && attn2 && context ? residual((a) => chain(norm2.forward(a), (b) => attn2.forward(b, context)))(h) : h),
+        residual((h) => chain(this.norm3.forward(h), (a) => this.ff.forward(a))),
+      );
     });
   }
 }

@@ -1,8 +1,8 @@
-import { scope } from '../../tensor/scope.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
 import { Linear } from '../layers/linear.ts';
 import { Module } from '../module.ts';
 import { geglu } from '../ops.ts';
+import { chain } from './chain.ts';
 
 /**
  * diffusers' FeedForward with activation_fn "geglu": net.0 is GEGLU (its proj maps dim -> 2 * 4 * dim; the
@@ -19,6 +19,6 @@ export class FeedForward extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return scope(() => this.out.forward(geglu(this.proj.forward(x))));
+    return chain(x, (a) => this.proj.forward(a), geglu, (a) => this.out.forward(a));
   }
 }

@@ -5,6 +5,7 @@ import { GroupNorm } from '../layers/group-norm.ts';
 import { Linear } from '../layers/linear.ts';
 import { Module } from '../module.ts';
 import { add, reshape, silu } from '../ops.ts';
+import { chain } from './chain.ts';
 
 /**
  * diffusers' ResnetBlock2D / LatentSync's ResnetBlock3D (time_embedding_norm "default", output scale 1):
@@ -41,12 +42,19 @@ export class ResnetBlock2D extends Module {
    */
   forward(x: Tensor, temb: Tensor | null, frames = 1): Tensor {
     return scope(() => {
-      let h = this.conv1.forward(silu(this.norm1.forward(x, frames)));
-      if (this.timeEmbProj) {
-        if (!temb) throw new Error('ResnetBlock2D: this block needs a time embedding');
-        h = addPerRow(h, this.timeEmbProj.forward(silu(temb)));
-      }
-      h = this.conv2.forward(silu(this.norm2.forward(h, frames)));
+      const proj = this.timeEmbProj;
+      if (proj && !temb) throw new Error('ResnetBlock2D: this block needs a time embedding');
+      const t = proj && temb ? proj.forward(silu(temb)) : null;
+      const h = chain(
+        x,
+        (a) => this.norm1.forward(a, frames),
+        silu,
+        (a) => this.conv1.forward(a),
+        (a) => (t ? addPerRow(a, t) : a),
+        (a) => this.norm2.forward(a, frames),
+        silu,
+        (a) => this.conv2.forward(a),
+      );
       return add(this.convShortcut ? this.convShortcut.forward(x) : x, h);
     });
   }
@@ -57,6 +65,5 @@ function addPerRow(h: Tensor, t: Tensor): Tensor {
   const [n, c, height, width] = h.shape;
   const rows = t.shape[0];
   if (n % rows !== 0) throw new Error(`ResnetBlock2D: ${rows} time embeddings for ${n} images`);
-  const sum = add(reshape(h, [rows, n / rows, c, height * width]), reshape(t, [rows, 1, c, 1]));
-  return reshape(sum, h.shape);
+  return scope(() => reshape(add(reshape(h, [rows, n / rows, c, height * width]), reshape(t, [rows, 1, c, 1])), h.shape));
 }

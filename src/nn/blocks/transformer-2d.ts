@@ -4,6 +4,7 @@ import { Conv2d } from '../layers/conv2d.ts';
 import { GroupNorm } from '../layers/group-norm.ts';
 import { Module } from '../module.ts';
 import { add, reshape } from '../ops.ts';
+import { chain } from './chain.ts';
 import { BasicTransformerBlock } from './basic-transformer-block.ts';
 
 /**
@@ -31,9 +32,16 @@ export class Transformer2DModel extends Module {
   forward(x: Tensor, context: Tensor | null): Tensor {
     return scope(() => {
       const [n, c, h, w] = x.shape;
-      let tokens = this.projIn.forwardToTokens(reshape(this.norm.forward(x), [n, c, h * w]));
-      for (const block of this.blocks) tokens = block.forward(tokens, context);
-      return add(reshape(this.projOut.forwardFromTokens(tokens), x.shape), x);
+      const out = chain(
+        x,
+        (a) => this.norm.forward(a),
+        (a) => reshape(a, [n, c, h * w]),
+        (a) => this.projIn.forwardToTokens(a),
+        ...this.blocks.map((block) => (a: Tensor) => block.forward(a, context)),
+        (a) => this.projOut.forwardFromTokens(a),
+        (a) => reshape(a, x.shape),
+      );
+      return add(out, x);
     });
   }
 }

@@ -1,8 +1,8 @@
-import { scope } from '../../tensor/scope.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
 import { Conv2d } from '../layers/conv2d.ts';
 import { Module } from '../module.ts';
 import { upsampleNearest2x } from '../ops.ts';
+import { chain } from './chain.ts';
 
 /** diffusers' Upsample2D with a conv: nearest 2x, then a 3x3 conv (padding 1). */
 export class Upsample2D extends Module {
@@ -14,6 +14,6 @@ export class Upsample2D extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return scope(() => this.conv.forward(upsampleNearest2x(x)));
+    return chain(x, upsampleNearest2x, (a) => this.conv.forward(a));
   }
 }

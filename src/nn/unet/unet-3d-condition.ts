@@ -1,6 +1,7 @@
 import type { DType } from '../../tensor/dtype.ts';
 import { scope } from '../../tensor/scope.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
+import { chain } from '../blocks/chain.ts';
 import { Conv2d } from '../layers/conv2d.ts';
 import { GroupNorm } from '../layers/group-norm.ts';
 import { constantInit, Module } from '../module.ts';
@@ -126,7 +127,12 @@ export class UNet3DConditionModel extends Module {
         h = next;
       }
       const pooled = this.config.use_inflated_groupnorm ? 1 : frames;
-      return this.convOut.forward(silu(this.convNormOut.forward(h, pooled)));
+      return chain(
+        h,
+        (a) => this.convNormOut.forward(a, pooled),
+        silu,
+        (a) => this.convOut.forward(a),
+      );
     });
   }
 }

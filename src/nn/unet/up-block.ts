@@ -5,6 +5,7 @@ import { Transformer2DModel } from '../blocks/transformer-2d.ts';
 import { Upsample2D } from '../blocks/upsample-2d.ts';
 import { Module } from '../module.ts';
 import { concat } from '../ops.ts';
+import { chain } from '../blocks/chain.ts';
 import { maybeCheckpoint } from '../blocks/checkpointed.ts';
 import type { UNetBlockSpec } from './down-block.ts';
 
@@ -40,14 +41,19 @@ export class UNetUpBlock extends Module {
     return scope(() => {
       const cp = this.gradientCheckpointing;
       const f = this.poolFrames ? frames : 1;
-      let h = x;
-      this.resnets.forEach((resnet, i) => {
-        const skip = skips[skips.length - 1 - i];
-        h = maybeCheckpoint(cp, (a, t) => resnet.forward(a!, t, f), concat([h, skip], 1), temb);
-        const attn = this.attentions[i];
-        if (attn) h = maybeCheckpoint(cp, (a, c) => attn.forward(a!, c), h, context);
-      });
-      return this.upsampler ? this.upsampler.forward(h) : h;
+      const upsampler = this.upsampler;
+      return chain(
+        x,
+        ...this.resnets.flatMap((resnet, i) => {
+          const attn = this.attentions[i];
+          return [
+            (h: Tensor) => concat([h, skips[skips.length - 1 - i]], 1),
+            (h: Tensor) => maybeCheckpoint(cp, (a, t) => resnet.forward(a!, t, f), h, temb),
+            ...(attn ? [(h: Tensor) => maybeCheckpoint(cp, (a, c) => attn.forward(a!, c), h, context)] : []),
+          ];
+        }),
+        ...(upsampler ? [(h: Tensor) => upsampler.forward(h)] : []),
+      );
     });
   }
 }

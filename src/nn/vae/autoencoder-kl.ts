@@ -1,6 +1,7 @@
 import type { DType } from '../../tensor/dtype.ts';
 import { scope } from '../../tensor/scope.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
+import { chain } from '../blocks/chain.ts';
 import { Conv2d } from '../layers/conv2d.ts';
 import { Module } from '../module.ts';
 import { cast } from '../ops.ts';
@@ -50,16 +51,17 @@ export class AutoencoderKL extends Module {
   /** images [N, 3, H, W] in [-1, 1] -> the latent distribution's mean and logvar (clamped to [-30, 20]). */
   encode(images: Tensor): { mean: Tensor; logvar: Tensor } {
     return scope(() => {
-      const h = this.encoder.forward(this.asActivation(images));
-      return splitMoments(this.quantConv ? this.quantConv.forward(h) : h);
+      const quant = this.quantConv;
+      const moments = chain(this.asActivation(images), (a) => this.encoder.forward(a), (a) => (quant ? quant.forward(a) : a));
+      return splitMoments(moments);
     });
   }
 
   /** latents [N, 4, h, w] (unscaled: divide by scaling_factor first) -> images [N, 3, 8h, 8w] for sd-vae. */
   decode(latents: Tensor): Tensor {
     return scope(() => {
-      const z = this.asActivation(latents);
-      return this.decoder.forward(this.postQuantConv ? this.postQuantConv.forward(z) : z);
+      const post = this.postQuantConv;
+      return chain(this.asActivation(latents), (a) => (post ? post.forward(a) : a), (a) => this.decoder.forward(a));
     });
   }
 

@@ -1,5 +1,5 @@
-import { scope } from '../../tensor/scope.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
+import { chain } from '../blocks/chain.ts';
 import { Conv2d } from '../layers/conv2d.ts';
 import { GroupNorm } from '../layers/group-norm.ts';
 import { Module } from '../module.ts';
@@ -30,10 +30,14 @@ export class Decoder extends Module {
   }
 
   forward(latents: Tensor): Tensor {
-    return scope(() => {
-      let h = this.midBlock.forward(this.convIn.forward(latents));
-      for (const b of this.upBlocks) h = b.forward(h);
-      return this.convOut.forward(silu(this.convNormOut.forward(h)));
-    });
+    return chain(
+      latents,
+      (a) => this.convIn.forward(a),
+      (a) => this.midBlock.forward(a),
+      ...this.upBlocks.map((b) => (a: Tensor) => b.forward(a)),
+      (a) => this.convNormOut.forward(a),
+      silu,
+      (a) => this.convOut.forward(a),
+    );
   }
 }

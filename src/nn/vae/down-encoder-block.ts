@@ -1,7 +1,7 @@
-import { scope } from '../../tensor/scope.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
 import { Downsample2D } from '../blocks/downsample-2d.ts';
 import { ResnetBlock2D } from '../blocks/resnet-block-2d.ts';
+import { chain } from '../blocks/chain.ts';
 import { maybeCheckpoint } from '../blocks/checkpointed.ts';
 import { Module } from '../module.ts';
 
@@ -20,10 +20,12 @@ export class DownEncoderBlock2D extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return scope(() => {
-      let h = x;
-      for (const r of this.resnets) h = maybeCheckpoint(this.gradientCheckpointing, (a) => r.forward(a!, null), h);
-      return this.downsampler ? this.downsampler.forward(h) : h;
-    });
+    const cp = this.gradientCheckpointing;
+    const resampler = this.downsampler;
+    return chain(
+      x,
+      ...this.resnets.map((r) => (h: Tensor) => maybeCheckpoint(cp, (a) => r.forward(a!, null), h)),
+      ...(resampler ? [(h: Tensor) => resampler.forward(h)] : []),
+    );
   }
 }

@@ -1,5 +1,5 @@
-import { scope } from '../../tensor/scope.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
+import { chain } from '../blocks/chain.ts';
 import { Conv2d } from '../layers/conv2d.ts';
 import { GroupNorm } from '../layers/group-norm.ts';
 import { Module } from '../module.ts';
@@ -29,11 +29,14 @@ export class Encoder extends Module {
   }
 
   forward(images: Tensor): Tensor {
-    return scope(() => {
-      let h = this.convIn.forward(images);
-      for (const b of this.downBlocks) h = b.forward(h);
-      h = this.midBlock.forward(h);
-      return this.convOut.forward(silu(this.convNormOut.forward(h)));
-    });
+    return chain(
+      images,
+      (a) => this.convIn.forward(a),
+      ...this.downBlocks.map((b) => (a: Tensor) => b.forward(a)),
+      (a) => this.midBlock.forward(a),
+      (a) => this.convNormOut.forward(a),
+      silu,
+      (a) => this.convOut.forward(a),
+    );
   }
 }

@@ -1,6 +1,6 @@
-import { scope } from '../../tensor/scope.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
 import { ResnetBlock2D } from '../blocks/resnet-block-2d.ts';
+import { chain } from '../blocks/chain.ts';
 import { maybeCheckpoint } from '../blocks/checkpointed.ts';
 import { Module } from '../module.ts';
 import { VaeMidBlockAttention } from './mid-block-attention.ts';
@@ -18,12 +18,13 @@ export class VaeMidBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return scope(() => {
-      const cp = this.gradientCheckpointing;
-      let h = maybeCheckpoint(cp, (a) => this.resnets[0].forward(a!, null), x);
-      const attn = this.attention;
-      if (attn) h = maybeCheckpoint(cp, (a) => attn.forward(a!), h);
-      return maybeCheckpoint(cp, (a) => this.resnets[1].forward(a!, null), h);
-    });
+    const cp = this.gradientCheckpointing;
+    const attn = this.attention;
+    return chain(
+      x,
+      (h) => maybeCheckpoint(cp, (a) => this.resnets[0].forward(a!, null), h),
+      (h) => (attn ? maybeCheckpoint(cp, (a) => attn.forward(a!), h) : h),
+      (h) => maybeCheckpoint(cp, (a) => this.resnets[1].forward(a!, null), h),
+    );
   }
 }

@@ -1,7 +1,7 @@
-import { scope } from '../../tensor/scope.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
 import { ResnetBlock2D } from '../blocks/resnet-block-2d.ts';
 import { Upsample2D } from '../blocks/upsample-2d.ts';
+import { chain } from '../blocks/chain.ts';
 import { maybeCheckpoint } from '../blocks/checkpointed.ts';
 import { Module } from '../module.ts';
 
@@ -20,10 +20,12 @@ export class UpDecoderBlock2D extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return scope(() => {
-      let h = x;
-      for (const r of this.resnets) h = maybeCheckpoint(this.gradientCheckpointing, (a) => r.forward(a!, null), h);
-      return this.upsampler ? this.upsampler.forward(h) : h;
-    });
+    const cp = this.gradientCheckpointing;
+    const resampler = this.upsampler;
+    return chain(
+      x,
+      ...this.resnets.map((r) => (h: Tensor) => maybeCheckpoint(cp, (a) => r.forward(a!, null), h)),
+      ...(resampler ? [(h: Tensor) => resampler.forward(h)] : []),
+    );
   }
 }
