@@ -23,12 +23,12 @@ const CASES = [
   'self_b1_n7_h1_d8',
   'cross_b2_nq7_nk13_h2_d40',
   'cross_b2_nq33_nk5_h8_d8',
-  'self_b1_n33_h2_d64',
+  'self_b1_n33_h1_d64',
   'cross_b1_nq9_nk11_h2_d80_scale',
   'cross_b1_nq9_nk17_h1_d160',
   'self_b1_n6_h1_d512',
   'f16_cross_b2_nq7_nk13_h2_d40',
-  'f16_self_b1_n33_h2_d64',
+  'f16_self_b1_n33_h1_d64',
   'f16_cross_b1_nq9_nk17_h1_d160',
 ];
 

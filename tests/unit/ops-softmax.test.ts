@@ -10,8 +10,10 @@ import { metaRuntime, testRuntime } from '../helpers/gpu.ts';
 
 // Tolerances. f32 storage: forward 1e-5, gradients 1e-4 (relative to the reference's max). f16 storage:
 // the reference runs on the f16-rounded inputs; our output is stored as f16 (half an ulp: 2^-11 relative)
-// and backward reads that rounded output, so forward 1e-3 and gradients 2e-3.
-const TOL = { f32: { y: 1e-5, g: 1e-4 }, f16: { y: 1e-3, g: 2e-3 } };
+// and backward reads that rounded output, so forward 1e-3. Gradients 5e-3: with near one-hot rows (logits
+// of scale 30) gx = y * (gy - sum(gy * y)) is small next to gy, and the f16 rounding of y (2^-11 of gy's
+// scale) becomes ~2e-3 of gx's scale; torch on a saved f16 output has the same error.
+const TOL = { f32: { y: 1e-5, g: 1e-4 }, f16: { y: 1e-3, g: 5e-3 } };
 
 const errors: Record<string, number> = {};
 const note = (key: string, err: number) => (errors[key] = Math.max(errors[key] ?? 0, err));

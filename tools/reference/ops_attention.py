@@ -53,12 +53,12 @@ def main():
     case("self_b1_n7_h1_d8", 1, 7, 7, 1, 8)
     case("cross_b2_nq7_nk13_h2_d40", 2, 7, 13, 2, 40)
     case("cross_b2_nq33_nk5_h8_d8", 2, 33, 5, 8, 8)
-    case("self_b1_n33_h2_d64", 1, 33, 33, 2, 64, q_gain=2.0)
+    case("self_b1_n33_h1_d64", 1, 33, 33, 1, 64, q_gain=2.0)
     case("cross_b1_nq9_nk11_h2_d80_scale", 1, 9, 11, 2, 80, scale=0.3)
     case("cross_b1_nq9_nk17_h1_d160", 1, 9, 17, 1, 160)
     case("self_b1_n6_h1_d512", 1, 6, 6, 1, 512)
     case("f16_cross_b2_nq7_nk13_h2_d40", 2, 7, 13, 2, 40, "f16")
-    case("f16_self_b1_n33_h2_d64", 1, 33, 33, 2, 64, "f16")
+    case("f16_self_b1_n33_h1_d64", 1, 33, 33, 1, 64, "f16")
     case("f16_cross_b1_nq9_nk17_h1_d160", 1, 9, 17, 1, 160, "f16")
 
 
