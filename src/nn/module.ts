@@ -3,6 +3,7 @@ import { numelOf, type DType } from '../tensor/dtype.ts';
 import { keep } from '../tensor/scope.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { fillUniform, paramStream } from './init-rng.ts';
+import type { ImportRule } from './state-dict.ts';
 
 /** How a parameter starts: torch's defaults are uniform(±1/sqrt(fan_in)) for conv/linear, ones/zeros for norms. */
 export type Init = { kind: 'uniform'; bound: number } | { kind: 'constant'; value: number };
@@ -53,6 +54,8 @@ export interface MaterializeOptions {
  * Building a module allocates nothing; materialize() creates the weights through the ledger ('weights').
  */
 export abstract class Module {
+  /** Key renames a checkpoint may need on import (the VAE's old attention spelling); loadStateDict applies it. */
+  readonly importRule?: ImportRule;
   private readonly ownParams = new Map<string, Parameter>();
   private readonly children = new Map<string, Module>();
 

@@ -128,4 +128,4 @@ export function modelFromPreset(name: string, opts: UNetOptions = {}): AnyModel 
 }
 
 /** The import rule of a model (the VAE's old attention spelling), if it has one. */
-export const importRuleOf = (m: Module) => (m instanceof AutoencoderKL ? m.importRule : undefined);
+export const importRuleOf = (m: Module) => m.importRule;

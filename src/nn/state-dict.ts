@@ -109,6 +109,7 @@ export interface LoadOptions {
   /** Non-strict loads initialize what the file lacks with the default init from this seed. */
   seed?: number;
   requiresGrad?: boolean;
+  /** Defaults to the model's own importRule. */
   rule?: ImportRule;
 }
 
@@ -118,7 +119,7 @@ export interface LoadOptions {
  * On the meta device the ledger sees the same allocations and nothing is read.
  */
 export async function loadStateDict(model: Module, rt: GpuRuntime, source: WeightSource, opts: LoadOptions = {}): Promise<MatchReport> {
-  const { dtype = 'f32', strict = true, seed = 0, requiresGrad = true, rule } = opts;
+  const { dtype = 'f32', strict = true, seed = 0, requiresGrad = true, rule = model.importRule } = opts;
   const { report, byModelName } = plan(model.expectedShapes(), source.entries, rule);
   if (strict && !report.ok) throw new StateDictMismatchError(report);
   for (const [name, p] of model.namedParameters()) {

@@ -24,7 +24,7 @@ export class AutoencoderKL extends Module {
   readonly quantConv: Conv2d | null;
   readonly postQuantConv: Conv2d | null;
   /** Key renames accepted on import (the old attention spelling). */
-  readonly importRule: ImportRule = vaeLegacyAttentionRule;
+  override readonly importRule: ImportRule = vaeLegacyAttentionRule;
   /** Storage dtype of the activations (inputs are cast to it; compute is f32 either way). */
   activationDtype: DType;
 
