@@ -34,7 +34,8 @@ export class UnetTraining {
   readonly trainer: Trainer<UnetBatch>;
   readonly schedule = new NoiseSchedule();
   rng: Rng;
-  private order: number[] = [];
+  /** The rest of the current epoch's permutation of clip indices (checkpoints save and restore it with rng). */
+  order: number[] = [];
 
   constructor(
     readonly rt: GpuRuntime,
