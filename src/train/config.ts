@@ -14,8 +14,10 @@ export interface TrainConfig {
   microBatch: number;
   /** Gradient checkpointing per block. */
   checkpointing: boolean;
-  /** Storage of activations and of the weight copy the forward reads; master weights stay f32. */
+  /** Storage of activations (compute and gradients stay f32). */
   precision: DType;
+  /** The forward reads an f16 copy of the f32 master weights: half the weight traffic, +50% weight memory. */
+  halfWeightCopy: boolean;
   lr: number;
   betas: [number, number];
   eps: number;
@@ -38,6 +40,7 @@ export const DEFAULT_TRAIN: Omit<TrainConfig, 'preset' | 'resolution' | 'audioTo
   microBatch: 1,
   checkpointing: false,
   precision: 'f32',
+  halfWeightCopy: false,
   lr: 1e-5,
   betas: [0.9, 0.999],
   eps: 1e-8,

@@ -1,4 +1,5 @@
 import type { DeviceLimits } from '../gpu/device.ts';
+import { BudgetExceededError } from '../gpu/errors.ts';
 import { fmtBytes } from '../gpu/memory/bytes.ts';
 import type { Category } from '../gpu/memory/categories.ts';
 import type { PhaseStats } from '../gpu/memory/ledger.ts';
@@ -12,7 +13,12 @@ import { UnetTraining } from './unet-training.ts';
 /** The peak memory of a configuration, per category and per phase, measured on the meta device. */
 export interface PlanReport {
   config: TrainConfig;
+  /** Peak held bytes (live + pooled) under the budget; when it does not fit, how far the step got. */
   peak: number;
+  /** Peak live bytes: the least budget that could run this configuration (pool trimmed to nothing). */
+  peakLive: number;
+  /** The allocation the budget refused, when it does not fit. */
+  refused: string | null;
   peakByCategory: Record<Category, number>;
   phases: Record<string, PhaseStats>;
   budget: number;
@@ -20,20 +26,26 @@ export interface PlanReport {
 }
 
 /**
- * Runs one full training step of `config` on the meta device: the same model, trainer and data code as a
- * real run, with every allocation and free recorded and nothing allocated. A real run under a budget at or
- * above the planned peak allocates exactly the same buffers, so its measured peak equals this one.
+ * Runs one full training step of `config` on the meta device under `budget`: the same model, trainer, data
+ * and ledger code as a real run (the pool is trimmed under budget pressure there as here), with every
+ * allocation and free recorded and nothing allocated. A real run under the same budget allocates exactly
+ * the same buffers, so its measured peak equals this one.
  */
 export async function planTraining(config: TrainConfig, limits: DeviceLimits, budget = Number.POSITIVE_INFINITY): Promise<PlanReport> {
-  const rt = GpuRuntime.meta(limits);
-  const run = new UnetTraining(rt, config, planningClips(config));
+  const rt = GpuRuntime.meta(limits, { budget });
+  let run: UnetTraining | null = null;
+  let refused: string | null = null;
   try {
+    run = new UnetTraining(rt, config, planningClips(config));
     await run.step();
-    const s = rt.ledger.snapshot();
-    return { config, peak: s.peak, peakByCategory: s.peakByCategory, phases: s.phases, budget, fits: s.peak <= budget };
+  } catch (e) {
+    if (!(e instanceof BudgetExceededError)) throw e;
+    refused = e.message;
   } finally {
-    run.dispose();
+    run?.dispose();
   }
+  const s = rt.ledger.snapshot();
+  return { config, peak: s.peak, peakLive: s.peakLive, refused, peakByCategory: s.peakByCategory, phases: s.phases, budget, fits: refused === null };
 }
 
 /** Stand-in clips of the right shapes: the plan depends on shapes, not values. */
@@ -75,15 +87,17 @@ export async function fitTraining(config: TrainConfig, limits: DeviceLimits, bud
       if (r.fits) return { chosen: r, tried, advice: describeChoice(config, r) };
     }
   }
-  const best = tried.reduce((a, b) => (b.peak < a.peak ? b : a));
+  // The closest candidate is the one that needs the least; measure its need without a budget.
+  const unbounded = await Promise.all(tried.map((r) => planTraining(r.config, limits)));
+  const best = unbounded.reduce((a, b) => (b.peakLive < a.peakLive ? b : a));
   const weights = best.peakByCategory.weights + best.peakByCategory.grads + best.peakByCategory.optimizer;
   return {
     chosen: null,
     tried,
     advice:
       `Nothing fits ${fmtBytes(budget)}: the closest is micro-batch ${best.config.microBatch}, checkpointing ${best.config.checkpointing ? 'on' : 'off'}, ` +
-      `${best.config.precision} at ${fmtBytes(best.peak)} (weights, gradients and AdamW state alone take ${fmtBytes(weights)}). ` +
-      `Raise the budget to at least ${fmtBytes(best.peak)}, lower the resolution or frames per sample, or use a smaller preset.`,
+      `${best.config.precision}, which needs ${fmtBytes(best.peakLive)} (weights, gradients and AdamW state alone take ${fmtBytes(weights)}). ` +
+      `Raise the budget to at least ${fmtBytes(best.peakLive)}, lower the resolution or frames per sample, or use a smaller preset.`,
   };
 }
 
@@ -92,7 +106,7 @@ function describeChoice(asked: TrainConfig, r: PlanReport): string {
   const changes: string[] = [];
   if (c.microBatch !== asked.batch) changes.push(`micro-batch ${c.microBatch} with ${asked.batch / c.microBatch} accumulation steps`);
   if (c.checkpointing) changes.push('gradient checkpointing on');
-  if (c.precision === 'f16') changes.push('f16 activations with f32 master weights');
+  if (c.precision === 'f16') changes.push('f16 activations');
   return `Fits in ${fmtBytes(r.budget)} at a peak of ${fmtBytes(r.peak)}${changes.length ? ` with ${changes.join(', ')}` : ' as asked'}.`;
 }
 

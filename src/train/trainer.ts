@@ -22,9 +22,10 @@ export interface TrainerOptions {
   eps: number;
   weightDecay: number;
   clipNorm: number | null;
-  /** f16: the forward reads an f16 copy of the weights (gradients stay f32, master weights f32) and the
-   *  loss is scaled dynamically so small gradients survive half precision. */
+  /** f16 activations: the loss is scaled dynamically so small values survive half precision. */
   precision: DType;
+  /** The forward reads an f16 copy of the weights; gradients and master weights stay f32. */
+  halfWeightCopy: boolean;
 }
 
 export interface StepResult {
@@ -51,7 +52,7 @@ export class Trainer<B> {
   readonly scaler: LossScaler;
   readonly optimizer: Optimizer;
   private readonly params: Parameter[];
-  /** f16 runs: the f32 master weights; the model's parameters hold the f16 copies the forward reads. */
+  /** With halfWeightCopy: the f32 master weights; the model's parameters hold the f16 copies the forward reads. */
   private readonly masters: Tensor[] | null;
 
   constructor(
@@ -61,7 +62,7 @@ export class Trainer<B> {
   ) {
     this.params = [...task.model.namedParameters()].map(([, p]) => p);
     this.scaler = new LossScaler(opts.precision === 'f16' ? 2 ** 16 : 1, opts.precision === 'f16' ? 2000 : Number.POSITIVE_INFINITY);
-    this.masters = opts.precision === 'f16' ? this.params.map((p) => keep(p.t)) : null;
+    this.masters = opts.halfWeightCopy ? this.params.map((p) => keep(p.t)) : null;
     if (this.masters) this.refreshCopies();
     this.optimizer = new Optimizer(rt, this.masters ?? this.params.map((p) => p.t), opts);
   }
@@ -124,7 +125,7 @@ export class Trainer<B> {
     for (const p of this.params) scaleInPlace(p.t.grad!, factor);
   }
 
-  /** f16 runs: the model's parameters become fresh f16 copies of the master weights (leaves with grads). */
+  /** halfWeightCopy: the model's parameters become fresh f16 copies of the master weights (leaves with grads). */
   private refreshCopies(): void {
     noGrad(() =>
       this.params.forEach((p, i) => {

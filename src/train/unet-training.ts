@@ -58,6 +58,7 @@ export class UnetTraining {
       weightDecay: config.weightDecay,
       clipNorm: config.clipNorm,
       precision: config.precision,
+      halfWeightCopy: config.halfWeightCopy,
     });
   }
 

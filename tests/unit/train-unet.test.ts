@@ -98,7 +98,7 @@ describe('UNet training (tiny preset, SwiftShader)', { timeout: 900_000 }, () =>
   });
 
   it('planned peak equals measured peak, per category and phase, for several configurations', async () => {
-    for (const over of [{}, { checkpointing: true }, { batch: 2, microBatch: 1 }, { precision: 'f16' as const }]) {
+    for (const over of [{}, { checkpointing: true }, { batch: 2, microBatch: 1 }, { precision: 'f16' as const, halfWeightCopy: true }]) {
       const cfg = tiny(over);
       const rt = await testRuntime();
       const plan = await planTraining(cfg, rt.limits);
@@ -119,7 +119,7 @@ describe('UNet training (tiny preset, SwiftShader)', { timeout: 900_000 }, () =>
     const rt = await testRuntime();
     const last: number[] = [];
     for (const precision of ['f32', 'f16'] as const) {
-      const cfg = tiny({ precision });
+      const cfg = tiny({ precision, halfWeightCopy: precision === 'f16' });
       const run = new UnetTraining(rt, cfg, planningClips(cfg));
       const [batch] = run.nextMicroBatches();
       let loss = 0;

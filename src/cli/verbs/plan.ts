@@ -24,6 +24,7 @@ export async function run(args: Args): Promise<void> {
   console.log(`micro-batch ${r.config.microBatch}, checkpointing ${r.config.checkpointing ? 'on' : 'off'}, ${r.config.precision}`);
   for (const c of CATEGORIES) if (r.peakByCategory[c]) console.log(`  ${c.padEnd(12)} ${fmtBytes(r.peakByCategory[c])}`);
   for (const [phase, s] of Object.entries(r.phases)) if (s.peak) console.log(`  phase ${phase.padEnd(12)} peak ${fmtBytes(s.peak)}`);
+  console.log(`live peak ${fmtBytes(r.peakLive)} (the least budget this configuration can run in)`);
   console.log(`peak ${fmtBytes(r.peak)}${budget ? ` of ${fmtBytes(budget)}: ${r.fits ? 'fits' : 'does not fit'}` : ''}`);
   if (result.advice) console.log(result.advice);
 }
@@ -34,6 +35,8 @@ const summary = (r: PlanReport) => ({
   checkpointing: r.config.checkpointing,
   precision: r.config.precision,
   peak: r.peak,
+  peakLive: r.peakLive,
+  refused: r.refused,
   peakByCategory: r.peakByCategory,
   phases: Object.fromEntries(Object.entries(r.phases).map(([k, v]) => [k, v.peak])),
   budget: Number.isFinite(r.budget) ? r.budget : null,

@@ -20,6 +20,7 @@ export function trainConfigFromArgs(args: Args): TrainConfig {
     microBatch: args.num('micro-batch', batch)!,
     checkpointing: args.bool('checkpointing'),
     precision,
+    halfWeightCopy: args.bool('half-weight-copy'),
     lr: args.num('lr', DEFAULT_TRAIN.lr)!,
     seed: args.num('seed', DEFAULT_TRAIN.seed)!,
     audioTokens: args.num('audio-tokens', presetName.startsWith('latentsync') ? 50 : 4)!,

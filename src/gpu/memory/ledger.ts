@@ -38,6 +38,8 @@ export interface LedgerSnapshot {
   pooled: number;
   held: number;
   peak: number;
+  /** Peak of live bytes alone: the least budget that could hold the same work with the pool trimmed to nothing. */
+  peakLive: number;
   liveByCategory: Record<Category, number>;
   peakByCategory: Record<Category, number>;
   phase: string;
@@ -67,6 +69,7 @@ export class MemoryLedger {
   private liveBytes = 0;
   private pooledBytes = 0;
   private peakBytes = 0;
+  private peakLiveBytes = 0;
   private liveByCat = zeroByCategory();
   private peakByCat = zeroByCategory();
   private currentPhase = 'idle';
@@ -181,6 +184,7 @@ export class MemoryLedger {
   /** Resets peaks (overall, per category, per phase) to what is held now. */
   resetPeaks(): void {
     this.peakBytes = this.held;
+    this.peakLiveBytes = this.liveBytes;
     this.peakByCat = { ...this.liveByCat };
     this.phaseStats.clear();
     this.setPhase(this.currentPhase);
@@ -231,6 +235,7 @@ export class MemoryLedger {
       pooled: this.pooledBytes,
       held: this.held,
       peak: this.peakBytes,
+      peakLive: this.peakLiveBytes,
       liveByCategory: { ...this.liveByCat },
       peakByCategory: { ...this.peakByCat },
       phase: this.currentPhase,
@@ -258,6 +263,7 @@ export class MemoryLedger {
   private notePeaks(): void {
     const held = this.held;
     if (held > this.peakBytes) this.peakBytes = held;
+    if (this.liveBytes > this.peakLiveBytes) this.peakLiveBytes = this.liveBytes;
     const phase = this.phaseStats.get(this.currentPhase)!;
     if (held > phase.peak) phase.peak = held;
     for (const c of CATEGORIES) {
@@ -269,7 +275,7 @@ export class MemoryLedger {
 
   private peakState() {
     const phase = this.phaseStats.get(this.currentPhase)!;
-    return { phaseName: this.currentPhase, peak: this.peakBytes, cat: { ...this.peakByCat }, phasePeak: phase.peak, phaseCat: { ...phase.peakByCategory } };
+    return { phaseName: this.currentPhase, peak: this.peakBytes, peakLive: this.peakLiveBytes, cat: { ...this.peakByCat }, phasePeak: phase.peak, phaseCat: { ...phase.peakByCategory } };
   }
 
   /** A buffer the GPU refused never existed: take it out of live bytes and out of any peak it set. */
@@ -291,6 +297,7 @@ export class MemoryLedger {
 
   private restorePeaks(before: ReturnType<MemoryLedger['peakState']>): void {
     this.peakBytes = before.peak;
+    this.peakLiveBytes = before.peakLive;
     this.peakByCat = before.cat;
     const phase = this.phaseStats.get(before.phaseName);
     if (phase) {
