@@ -9,7 +9,7 @@ import { ingestClip, unetRefusal, type IngestProgress } from './ingest.ts';
 import { cacheLatents, poolingStandIn, type LatentEncoder } from './latent-cache.ts';
 import { DEFAULT_MASK, latentMask, pixelMask, validateMask } from './mask.ts';
 import { LATENTSYNC_WINDOW } from './audio-tokens.ts';
-import { EncoderModelError, type WhisperEncoder, type WhisperEncoderInfo } from './whisper-onnx.ts';
+import { EncoderModelError, loadWhisperEncoder, type WhisperEncoder, type WhisperEncoderInfo } from './whisper-onnx.ts';
 import { DatasetStore, type ClipMeta, type DatasetConfig, type DatasetMeta, type StorageReport } from '../store/dataset-store.ts';
 
 export type FailureMaker = (code: 'bad-clip' | 'bad-encoder' | 'bad-request', message: string, action: string, detail?: string) => unknown;
@@ -138,7 +138,7 @@ export class DatasetService implements DatasetApi {
       await this.encoder?.release();
       this.encoder = null;
       if (!model) return null;
-      const [{ ort }, { loadWhisperEncoder }] = await Promise.all([import('./ort-web.ts'), import('./whisper-onnx.ts')]);
+      const { ort } = await import('./ort-web.ts');
       this.encoder = await loadWhisperEncoder(ort, model, { name });
       const { encode: _e, release: _r, ...info } = this.encoder;
       return info;

@@ -116,9 +116,11 @@ export async function decodeVideo(track: InputVideoTrack, info: VideoInfo, opts:
       if (decoderError) break;
       decoder.decode(packet.toEncodedVideoChunk());
       packets++;
-      // back-pressure: let the decoder and the frame handler catch up
+      // back-pressure: let the decoder and the frame handler catch up. A timer, not a promise
+      // that may already be settled: the decoder's outputs arrive as tasks, which a loop of
+      // microtasks would starve.
       while (!decoderError && (decoder.decodeQueueSize > MAX_QUEUE || pending > 2)) {
-        await Promise.race([chain, new Promise((r) => setTimeout(r, 5))]);
+        await new Promise((r) => setTimeout(r, 2));
       }
     }
     if (!decoderError) await decoder.flush().catch((e) => (decoderError ??= e));
