@@ -117,9 +117,10 @@ export type AnyModel = UNet3DConditionModel | AutoencoderKL;
 /** Builds the model a diffusers-style config describes (its _class_name says UNet or VAE). Nothing is allocated. */
 /** `opts` apply to a UNet; a VAE takes their activationDtype. */
 export function modelFromConfig(config: Record<string, unknown>, opts: UNetOptions = {}): AnyModel {
-  const cls = config._class_name;
+  // LatentSync's YAML model sections carry no _class_name: a UNet has cross_attention_dim, a VAE latent_channels.
+  const cls = config._class_name ?? ('cross_attention_dim' in config ? 'UNet3DConditionModel' : 'latent_channels' in config ? 'AutoencoderKL' : undefined);
   if (cls === 'AutoencoderKL') return new AutoencoderKL(config, { activationDtype: opts.activationDtype });
-  if (cls === 'UNet3DConditionModel' || cls === 'UNet2DConditionModel') return new UNet3DConditionModel(config, opts);
+  if (cls === 'UNet3DConditionModel' || cls === 'UNet2DConditionModel') return new UNet3DConditionModel({ ...config, _class_name: cls }, opts);
   throw new Error(`config _class_name ${JSON.stringify(cls)}: expected AutoencoderKL, UNet3DConditionModel or UNet2DConditionModel`);
 }
 

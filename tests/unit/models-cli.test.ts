@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { summarize } from '../../src/cli/verbs/inspect.ts';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.ts';
 import { writeTorchCheckpoint } from '../../src/io/torch-pt.ts';
-import { modelFromPreset, PRESETS } from '../../src/nn/presets.ts';
+import { getPreset, modelFromConfig, modelFromPreset, PRESETS } from '../../src/nn/presets.ts';
 import { expectClose, FIXTURES, loadGolden } from '../helpers/golden.ts';
 
 /** `npm run lab -- inspect | forward` as a user runs them (a child process on Dawn), and the counts behind them. */
@@ -40,6 +40,14 @@ describe('model counts on the meta device', () => {
       expect(s.weightBytes.f16.ledger).toBeLessThan(s.weightBytes.f32.ledger);
       expect(s.weightBytes.f32.ledger).toBeGreaterThanOrEqual(s.weightBytes.f32.tensors);
     }
+  });
+
+  it("reads LatentSync's YAML model section (no _class_name, motion-module keys) and refuses motion modules on", () => {
+    const yaml: Record<string, unknown> = { ...getPreset('latentsync-stage1-256').config, sample_size: 64, motion_module_resolutions: [1, 2, 4, 8], motion_module_kwargs: { num_attention_heads: 8 } };
+    delete yaml._class_name;
+    expect(modelFromConfig(yaml).parameterCount()).toBe(849_962_244);
+    expect(() => modelFromConfig({ ...yaml, use_motion_module: true })).toThrow(/use_motion_module true/);
+    expect(() => modelFromConfig({ ...yaml, use_linear_projection: true })).toThrow(/use_linear_projection/);
   });
 });
 
