@@ -5,8 +5,8 @@
 // A workgroup computes a TM x TN tile (TM = 8*WG_Y, TN = 8*WG_X); each thread an 8x8 block in registers:
 // rows 4*ty..4*ty+3 and TM/2 + 4*ty.., columns likewise, so that neighbouring threads read neighbouring
 // vec4s of the workgroup tiles. K advances TK at a time: two barriers per step.
-// Split-K (flags & 4): workgroup z computes depth slice [z*kSlice, (z+1)*kSlice) of a single batch into
-// output slice z (a workspace, summed by matmul-sum-slices.wgsl).
+// Split-K (flags & 4, one output batch): workgroup z sums depth slice [z*kSlice, (z+1)*kSlice) of the
+// nRed*K terms (summed batch, k) into output slice z (a workspace, summed by matmul-sum-slices.wgsl).
 struct Params {
   M: u32, N: u32, K: u32, nRed: u32,
   aBase: u32, sAb: u32, sAm: u32, sAk: u32,
@@ -45,14 +45,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let z = wid.z;
   let sliced = (p.flags & 4u) != 0u;
   let batchZ = select(z, 0u, sliced);
-  let kBegin = select(0u, z * p.kSlice, sliced);
-  let kEnd = select(p.K, min(p.K, kBegin + p.kSlice), sliced);
+  let total = p.nRed * p.K;
+  let dBegin = select(0u, z * p.kSlice, sliced);
+  let dEnd = select(total, min(total, dBegin + p.kSlice), sliced);
 
   var acc: array<vec4f, 16>; // acc[2*i + h]: row i of the thread's block, columns half h
-  for (var r = 0u; r < p.nRed; r++) {
+  for (var r = dBegin / p.K; r * p.K < dEnd; r++) {
     let batch = batchZ * p.nRed + r;
     let aOff = p.aBase + batch * p.sAb;
     let bOff = p.bBase + batch * p.sBb;
+    let kBegin = max(dBegin, r * p.K) - r * p.K;
+    let kEnd = min(dEnd - r * p.K, p.K);
     for (var k0 = kBegin; k0 < kEnd; k0 += TK) {
       for (var i = tid; i < TM4 * TK; i += nt) {
         var m4: u32; var kk: u32;

@@ -3,9 +3,9 @@ import { conv2d, type Padding2d } from '../../src/tensor/ops/conv2d.ts';
 import { keep } from '../../src/tensor/scope.ts';
 import { backward } from '../../src/tensor/tape.ts';
 import { Tensor } from '../../src/tensor/tensor.ts';
-import { metaRuntime, testRuntime } from '../helpers/gpu.ts';
+import { metaRuntime } from '../helpers/gpu.ts';
 import { loadGolden } from '../helpers/golden.ts';
-import { checkFiniteDifferences, checkGolden, peakOf, printWorst, sharedRuntime, withBindingLimit, withForcedSplitK } from './ops-linalg-shared.ts';
+import { checkFiniteDifferences, checkGolden, peakOf, peaksOnBothDevices, printWorst, sharedRuntime, withBindingLimit, withForcedSplitK } from './ops-linalg-shared.ts';
 
 const CASES = [
   'k3_s1_p1_n2_c3to5_9x11',
@@ -72,23 +72,38 @@ describe('conv2d', () => {
   });
 
   it('gradients agree with finite differences', async () => {
-    const rt = await testRuntime();
+    const rt = await sharedRuntime();
     const shapes = { x: [1, 2, 5, 4], weight: [3, 2, 3, 3], bias: [3] };
     await checkFiniteDifferences(rt, shapes, (t) => conv2d(t.x, t.weight, t.bias, { stride: 2, padding: [0, 1, 1, 0] }));
     await checkFiniteDifferences(rt, shapes, (t) => conv2d(t.x, t.weight, t.bias, { padding: 1 }));
   });
 
-  it('plans the same peak on the meta device', async () => {
-    const peaks: number[] = [];
-    for (const rt of [await testRuntime({ pooling: false }), await metaRuntime({ pooling: false })]) {
-      rt.limits.maxStorageBufferBindingSize = 4096;
-      const x = keep(Tensor.empty(rt, [3, 4, 9, 7], 'f16', 'activations', 'x'));
-      const w = keep(Tensor.empty(rt, [5, 4, 3, 3], 'f32', 'weights', 'w'));
-      const b = keep(Tensor.empty(rt, [5], 'f32', 'weights', 'b'));
+  it('plans the same peak on the meta device (chunked, split-K)', async () => {
+    const { peaks, splits } = await peaksOnBothDevices(4096, (rt) => {
+      const [x, w, b] = [[3, 4, 9, 7], [5, 4, 3, 3], [5]].map((s, i) => keep(Tensor.empty(rt, s, i ? 'f32' : 'f16', 'weights')));
       x.requiresGrad = w.requiresGrad = b.requiresGrad = true;
-      peaks.push(await peakOf(rt, () => backward(conv2d(x, w, b, { stride: 2, padding: 1, dtype: 'f16' }))));
-    }
+      backward(conv2d(x, w, b, { stride: 2, padding: 1, dtype: 'f16' }));
+      return [x, w, b];
+    });
+    expect(splits[0]).toBeGreaterThan(0);
+    expect(splits[1]).toBe(splits[0]);
     expect(peaks[0]).toBeGreaterThan(0);
-    expect(peaks[0]).toBe(peaks[1]);
+    expect(peaks[1]).toBe(peaks[0]);
+  });
+
+  it('plans real model sizes on the meta device: [16, 640, 64, 64] f32 under a 128 MiB binding limit', async () => {
+    const rt = await metaRuntime({ pooling: false });
+    rt.limits.maxStorageBufferBindingSize = 128 * 1024 * 1024;
+    const x = keep(Tensor.empty(rt, [16, 640, 64, 64], 'f32', 'activations', 'x')); // 168 MB
+    const w = keep(Tensor.empty(rt, [640, 640, 3, 3], 'f32', 'weights', 'w'));
+    const b = keep(Tensor.empty(rt, [640], 'f32', 'weights', 'b'));
+    x.requiresGrad = w.requiresGrad = b.requiresGrad = true;
+    const down = keep(Tensor.empty(rt, [640, 640, 3, 3], 'f32', 'weights', 'down'));
+    const peak = await peakOf(rt, () => {
+      const y = conv2d(x, w, b, { padding: 1 });
+      backward(conv2d(y, down, null, { stride: 2, padding: [0, 1, 0, 1] }));
+    });
+    // At least x, y, dy and dx of the first conv live at once.
+    expect(peak).toBeGreaterThan(4 * x.bytes);
   });
 });

@@ -6,7 +6,7 @@ import { splitK } from '../../src/tensor/ops/split-k.ts';
 import { keep, scope } from '../../src/tensor/scope.ts';
 import { backward, noGrad } from '../../src/tensor/tape.ts';
 import { Tensor } from '../../src/tensor/tensor.ts';
-import { testRuntime } from '../helpers/gpu.ts';
+import { metaRuntime, testRuntime } from '../helpers/gpu.ts';
 import { loadGolden, maxRelError, type Golden } from '../helpers/golden.ts';
 
 /**
@@ -183,9 +183,46 @@ export async function withForcedSplitK(rt: GpuRuntime, fn: () => Promise<void>):
   return count;
 }
 
-/** Peak ledger bytes of `run` on a runtime (after sync). */
+/**
+ * Bytes `run` adds to the ledger's peak, measured without pooling (what was pooled is released first), so a
+ * runtime that already ran other tests (the shared one, with its compiled pipelines) compares with a fresh
+ * meta runtime.
+ */
 export async function peakOf(rt: GpuRuntime, run: (rt: GpuRuntime) => void): Promise<number> {
-  scope(() => run(rt));
-  await rt.sync();
-  return rt.ledger.snapshot().peak;
+  const pooling = rt.ledger.pooling;
+  rt.ledger.pooling = false;
+  try {
+    await rt.sync();
+    rt.ledger.trim(0);
+    rt.ledger.resetPeaks();
+    const base = rt.ledger.snapshot().held;
+    scope(() => run(rt));
+    await rt.sync();
+    return rt.ledger.snapshot().peak - base;
+  } finally {
+    rt.ledger.pooling = pooling;
+  }
+}
+
+/**
+ * Runs `run` (which makes its own leaves and back-propagates, returning the leaves) on the shared runtime and on
+ * a fresh meta runtime, both with the binding limit `limit` and split-K forced: the planner must predict the
+ * same peak. Returns the peaks and how many split-K workspaces each made.
+ */
+export async function peaksOnBothDevices(limit: number, run: (rt: GpuRuntime) => Tensor[]): Promise<{ peaks: number[]; splits: number[] }> {
+  const peaks: number[] = [];
+  const splits: number[] = [];
+  for (const rt of [await sharedRuntime(), await metaRuntime()]) {
+    let leaves: Tensor[] = [];
+    await withBindingLimit(rt, limit, async () => {
+      splits.push(await withForcedSplitK(rt, async () => {
+        peaks.push(await peakOf(rt, () => (leaves = run(rt))));
+      }));
+    });
+    for (const t of leaves) {
+      t.grad?.dispose();
+      t.dispose();
+    }
+  }
+  return { peaks, splits };
 }

@@ -3,8 +3,8 @@ import { linear } from '../../src/tensor/ops/linear.ts';
 import { keep } from '../../src/tensor/scope.ts';
 import { backward } from '../../src/tensor/tape.ts';
 import { Tensor } from '../../src/tensor/tensor.ts';
-import { metaRuntime, testRuntime } from '../helpers/gpu.ts';
-import { checkFiniteDifferences, checkGolden, peakOf, printWorst, sharedRuntime, withBindingLimit, withForcedSplitK } from './ops-linalg-shared.ts';
+import { metaRuntime } from '../helpers/gpu.ts';
+import { checkFiniteDifferences, checkGolden, peakOf, peaksOnBothDevices, printWorst, sharedRuntime, withBindingLimit, withForcedSplitK } from './ops-linalg-shared.ts';
 
 const CASES = ['x7x13_out5', 'x2x3x9_out6', 'x5x33_out7_nobias', 'x3x11x17_out13', 'f16_x2x3x9_out6'];
 const run = (t: Record<string, Tensor>) => linear(t.x, t.weight, t.bias);
@@ -47,16 +47,27 @@ describe('linear', () => {
     await checkFiniteDifferences(await sharedRuntime(), { x: [2, 3, 4], weight: [5, 4], bias: [5] }, run);
   });
 
-  it('plans the same peak on the meta device', async () => {
-    const peaks: number[] = [];
-    for (const rt of [await testRuntime({ pooling: false }), await metaRuntime({ pooling: false })]) {
-      const x = keep(Tensor.empty(rt, [4, 9, 13], 'f16', 'activations', 'x'));
-      const w = keep(Tensor.empty(rt, [7, 13], 'f32', 'weights', 'w'));
-      const b = keep(Tensor.empty(rt, [7], 'f32', 'weights', 'b'));
+  it('plans the same peak on the meta device (chunked, split-K)', async () => {
+    const { peaks, splits } = await peaksOnBothDevices(2048, (rt) => {
+      const [x, w, b] = [[4, 9, 13], [7, 13], [7]].map((s, i) => keep(Tensor.empty(rt, s, i ? 'f32' : 'f16', 'weights')));
       x.requiresGrad = w.requiresGrad = b.requiresGrad = true;
-      peaks.push(await peakOf(rt, () => backward(linear(x, w, b))));
-    }
+      backward(linear(x, w, b));
+      return [x, w, b];
+    });
+    expect(splits[0]).toBeGreaterThan(0);
+    expect(splits[1]).toBe(splits[0]);
     expect(peaks[0]).toBeGreaterThan(0);
-    expect(peaks[0]).toBe(peaks[1]);
+    expect(peaks[1]).toBe(peaks[0]);
+  });
+
+  it('plans real model sizes on the meta device: x [16, 4096, 640] f32 under a 128 MiB binding limit', async () => {
+    const rt = await metaRuntime({ pooling: false });
+    rt.limits.maxStorageBufferBindingSize = 128 * 1024 * 1024;
+    const x = keep(Tensor.empty(rt, [16, 4096, 640], 'f32', 'activations', 'x')); // 168 MB: rows and depth split
+    const w = keep(Tensor.empty(rt, [640, 640], 'f32', 'weights', 'w'));
+    const b = keep(Tensor.empty(rt, [640], 'f32', 'weights', 'b'));
+    x.requiresGrad = w.requiresGrad = b.requiresGrad = true;
+    const peak = await peakOf(rt, () => backward(linear(x, w, b)));
+    expect(peak).toBeGreaterThan(3 * x.bytes);
   });
 });

@@ -3,9 +3,8 @@ import { matmul } from '../../src/tensor/ops/matmul.ts';
 import { keep } from '../../src/tensor/scope.ts';
 import { backward } from '../../src/tensor/tape.ts';
 import { Tensor } from '../../src/tensor/tensor.ts';
-import { metaRuntime, testRuntime } from '../helpers/gpu.ts';
 import { loadGolden } from '../helpers/golden.ts';
-import { checkFiniteDifferences, checkGolden, peakOf, printWorst, sharedRuntime, withBindingLimit, withForcedSplitK } from './ops-linalg-shared.ts';
+import { checkFiniteDifferences, checkGolden, peaksOnBothDevices, printWorst, sharedRuntime, withBindingLimit, withForcedSplitK } from './ops-linalg-shared.ts';
 
 const CASES = [
   'm7_k13_n33',
@@ -74,15 +73,20 @@ describe('matmul', () => {
     await checkFiniteDifferences(rt, { a: [4, 3], b: [2, 4, 5] }, (x) => matmul(x.a, x.b, { transA: true }));
   });
 
-  it('plans the same peak on the meta device', async () => {
-    const peaks: number[] = [];
-    for (const rt of [await testRuntime({ pooling: false }), await metaRuntime({ pooling: false })]) {
-      const a = keep(Tensor.empty(rt, [3, 17, 9], 'f16', 'weights', 'a'));
-      const b = keep(Tensor.empty(rt, [9, 11], 'f32', 'weights', 'b'));
-      a.requiresGrad = b.requiresGrad = true;
-      peaks.push(await peakOf(rt, () => backward(matmul(a, b, { dtype: 'f16' }))));
+  it('plans the same peak on the meta device (chunked, split-K)', async () => {
+    // 1024 bytes: batch and row chunks, and no room for a split-K workspace; 1 MiB: split-K.
+    for (const limit of [1024, 1 << 20]) {
+      const { peaks, splits } = await peaksOnBothDevices(limit, (rt) => {
+        const a = keep(Tensor.empty(rt, [3, 17, 9], 'f16', 'weights', 'a'));
+        const b = keep(Tensor.empty(rt, [9, 11], 'f32', 'weights', 'b'));
+        a.requiresGrad = b.requiresGrad = true;
+        backward(matmul(a, b, { dtype: 'f16' }));
+        return [a, b];
+      });
+      expect(splits[0] > 0, `split-K under a ${limit}-byte binding limit`).toBe(limit > 1024);
+      expect(splits[1]).toBe(splits[0]);
+      expect(peaks[0]).toBeGreaterThan(0);
+      expect(peaks[1]).toBe(peaks[0]);
     }
-    expect(peaks[0]).toBeGreaterThan(0);
-    expect(peaks[0]).toBe(peaks[1]);
   });
 });

@@ -106,16 +106,16 @@ export function gemmInto(rt: GpuRuntime, spec: GemmSpec): void {
     rt.dispatch(kernel, [ra.binding, rb.binding, rbias.binding, rc.binding], u, [Math.ceil(N / TN), Math.ceil(rows / TM), nb]);
   };
 
-  /** The whole (single-batch) product as depth slices into a workspace, then summed into out. */
+  /** The whole single-output product as depth slices (over summed batches and K) into a workspace, summed into out. */
   const launchSplit = (plan: SplitPlan) => {
     const ws = splitWorkspace(rt, plan, M * N, 'matmul');
-    const ra = rangeBinding(a.t, 0, spanA(1, M, K), limit);
-    const rb = rangeBinding(b.t, 0, spanB(1, K), limit);
+    const ra = rangeBinding(a.t, 0, spanA(nRed, M, K), limit);
+    const rb = rangeBinding(b.t, 0, spanB(nRed, K), limit);
     const rws = wholeBinding(ws, limit);
     const u = params([
-      ['u32', M], ['u32', N], ['u32', K], ['u32', 1],
-      ['u32', ra.base], ['u32', 0], ['u32', a.si], ['u32', a.sj],
-      ['u32', rb.base], ['u32', 0], ['u32', b.si], ['u32', b.sj],
+      ['u32', M], ['u32', N], ['u32', K], ['u32', nRed],
+      ['u32', ra.base], ['u32', a.sb], ['u32', a.si], ['u32', a.sj],
+      ['u32', rb.base], ['u32', b.sb], ['u32', b.si], ['u32', b.sj],
       ['u32', 0], ['u32', M * N], ['u32', 0], ['u32', 4],
       ['u32', plan.sliceDepth],
     ]);
@@ -123,6 +123,10 @@ export function gemmInto(rt: GpuRuntime, spec: GemmSpec): void {
     sumSlices(rt, ws, plan.slices, M * N, rangeBinding(out, 0, M * N, limit), !!spec.accumulate);
     ws.dispose();
   };
+
+  /** Split-K when a single-output product fits one launch but has few tiles for its depth. */
+  const splitPlan = () =>
+    batches === 1 && !bias && M <= maxRows && fits(1, M, nRed, K) ? planSplit(rt, Math.ceil(M / TM) * Math.ceil(N / TN), nRed * K, M * N, TK) : null;
 
   /** One output batch, one summed batch: split rows, and the depth K when a row block alone is too big. */
   const rowsAndDepth = (z: number, r0: number, nr: number) => {
@@ -140,6 +144,11 @@ export function gemmInto(rt: GpuRuntime, spec: GemmSpec): void {
     }
   };
 
+  const plan = splitPlan();
+  if (plan) {
+    launchSplit(plan);
+    return;
+  }
   if (nRed > 1) {
     // One output, summed over operand batches: split the sum first.
     const nr = M > maxRows ? 0 : largestFitting(nRed, (n) => fits(1, M, n, K));
@@ -148,10 +157,7 @@ export function gemmInto(rt: GpuRuntime, spec: GemmSpec): void {
     return;
   }
   const nb = M > maxRows ? 0 : largestFitting(Math.min(batches, maxGrid), (n) => fits(n, M, 1, K));
-  // Few output tiles over a deep contraction: split the depth so that enough workgroups run.
-  const plan = nb > 0 && batches === 1 && !bias ? planSplit(rt, Math.ceil(M / TM) * Math.ceil(N / TN), K, M * N, TK) : null;
-  if (plan) launchSplit(plan);
-  else if (nb > 0) for (let b0 = 0; b0 < batches; b0 += nb) launch(b0, Math.min(nb, batches - b0), 0, M, 0, 1, 0, K);
+  if (nb > 0) for (let b0 = 0; b0 < batches; b0 += nb) launch(b0, Math.min(nb, batches - b0), 0, M, 0, 1, 0, K);
   else for (let z = 0; z < batches; z++) rowsAndDepth(z, 0, 1);
 }
 
