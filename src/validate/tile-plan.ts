@@ -83,8 +83,8 @@ export function tileCandidates(maxEdge: number): number[] {
 /**
  * The largest tile whose tiled run fits `capBytes` above what is held when it starts, computed on the meta
  * device by running the same tiled code: the plan's peak is the peak a real run with these settings
- * measures. Per tile edge, staging on the GPU is preferred to half on the GPU, then to host memory; then
- * the most images at once. Throws when nothing fits.
+ * measures. Among options that reach the same tile edge, staging on the GPU is preferred to half on the
+ * GPU, then to host memory, and more images at once to fewer. Throws when nothing fits.
  */
 export async function chooseTile(
   vaeConfig: AutoencoderKLConfig | Record<string, unknown>,
@@ -98,16 +98,30 @@ export async function chooseTile(
   const n = inputShape[0];
   const images = opts.imagesPerChunk ?? [...new Set(Array.from({ length: Math.ceil(Math.log2(n)) + 1 }, (_, i) => Math.ceil(n / 2 ** i)))];
   const stagings = opts.stagings ?? ['gpu', { gpuBytes: Math.floor(capBytes / 2) }, 'host'];
+  const tiles = opts.tiles ?? tileCandidates(maxEdge);
   let tried = 0;
-  for (const tile of opts.tiles ?? tileCandidates(maxEdge)) {
-    for (const staging of stagings) {
-      for (const imagesPerChunk of images) {
-        const settings = { tile, staging, imagesPerChunk };
-        tried++;
-        const peak = await plannedPeak(vaeConfig, inputShape, settings, capBytes, opts, model);
-        if (peak !== null) return { ...settings, peakBytes: peak, capBytes, tried };
+  let best: TilePlan | null = null;
+  let bestIndex = tiles.length;
+  const attempt = async (i: number, staging: Staging, imagesPerChunk: number): Promise<TilePlan | null> => {
+    tried++;
+    const settings = { tile: tiles[i], staging, imagesPerChunk };
+    const peak = await plannedPeak(vaeConfig, inputShape, settings, capBytes, opts, model);
+    return peak === null ? null : { ...settings, peakBytes: peak, capBytes, tried };
+  };
+  // Per (staging, images), in order of preference: binary search for the largest fitting tile among those
+  // larger than the best so far (the peak grows with the tile edge; small tiles, slow to plan, are probed
+  // last); a later option wins only with a larger tile.
+  for (const staging of stagings) {
+    for (const imagesPerChunk of images) {
+      let [lo, hi] = [0, bestIndex - 1];
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        const plan = await attempt(mid, staging, imagesPerChunk);
+        if (plan) [best, bestIndex, hi] = [plan, mid, mid - 1];
+        else lo = mid + 1;
       }
     }
   }
+  if (best) return { ...best, tried };
   throw new Error(`tiled ${opts.direction ?? 'decode'} of [${inputShape}]: nothing fits ${capBytes} bytes (${tried} plans tried; the smallest tile still needs more)`);
 }

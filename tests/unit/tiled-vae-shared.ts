@@ -28,14 +28,23 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-/** model.decode on the GPU, with its peak above what was held before it (the pool trimmed first). */
+/**
+ * model.decode on the GPU, with its peak above what was held before it. Pooling is off meanwhile, so the
+ * peak counts live buffers only: the least budget the untiled decode can run in.
+ */
 export async function untiledDecode(rt: GpuRuntime, vae: AutoencoderKL, latents: Tensor): Promise<{ values: Float32Array; peak: number }> {
   rt.ledger.trim();
   const held0 = rt.ledger.held;
+  const pooling = rt.ledger.pooling;
+  rt.ledger.pooling = false;
   rt.ledger.resetPeaks();
-  const y = scope(() => noGrad(() => vae.decode(latents)));
-  const peak = rt.ledger.snapshot().peak - held0;
-  const values = await y.toArray();
-  y.dispose();
-  return { values, peak };
+  try {
+    const y = scope(() => noGrad(() => vae.decode(latents)));
+    const peak = rt.ledger.snapshot().peak - held0;
+    const values = await y.toArray();
+    y.dispose();
+    return { values, peak };
+  } finally {
+    rt.ledger.pooling = pooling;
+  }
 }
