@@ -20,7 +20,14 @@ export class KernelCache {
   private pipelines = new Map<string, Map<string, GPUComputePipeline>>();
   compiled = 0;
 
-  constructor(private readonly device: GPUDevice) {}
+  private constructor(private readonly device: GPUDevice) {}
+
+  /** One cache per device: every runtime on a device shares its compiled pipelines. */
+  static of(device: GPUDevice): KernelCache {
+    let c = caches.get(device);
+    if (!c) caches.set(device, (c = new KernelCache(device)));
+    return c;
+  }
 
   pipeline(spec: KernelSpec): GPUComputePipeline {
     const entryPoint = spec.entryPoint ?? 'main';
@@ -41,6 +48,8 @@ export class KernelCache {
     return p;
   }
 }
+
+const caches = new WeakMap<GPUDevice, KernelCache>();
 
 /** Workgroup counts for `count` workgroups, folded so that no dimension passes `maxPerDim`. */
 export function grid(count: number, maxPerDim: number): [number, number, number] {

@@ -30,7 +30,7 @@ export class GpuRuntime {
     readonly limits: DeviceLimits,
     readonly ledger: MemoryLedger,
   ) {
-    this.kernels = ctx ? new KernelCache(ctx.device) : null;
+    this.kernels = ctx ? KernelCache.of(ctx.device) : null;
     this.uniformBytes = new Uint8Array(Math.min(limits.maxUniformBufferBindingSize, MAX_DISPATCHES_PER_SUBMIT * UNIFORM_ALIGN));
     // Allocated up front on the meta device too, so planned and measured peaks agree.
     this.uniformArena = ledger.alloc(this.uniformBytes.byteLength, 'workspace', 'uniform arena', 'uniform');

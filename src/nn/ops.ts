@@ -31,15 +31,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: { s
   return conv2dOp(x, weight, bias, { stride: opts.stride, padding: opts.padding });
 }
 
-/**
- * TEMPORARY (until the core has a recorded view): a reshape that autograd sees. Tensor.alias() makes a new
- * handle the tape knows nothing about, so a gradient reaching the view would never reach its source.
- */
-export function reshape(x: Tensor, shape: readonly number[]): Tensor {
-  const y = x.alias(shape);
-  record('reshape', [x], [y], [], ([g]) => [g ? g.alias(x.shape) : null]);
-  return y;
-}
+export { reshape } from '../tensor/ops/reshape.ts';
 
 // TEMPORARY: not in the ops brief (requested from the op engineers); the VAE's diagonal Gaussian needs them.
 export { clamp, exp } from './pending-ops.ts';

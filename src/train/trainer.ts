@@ -91,16 +91,7 @@ export class Trainer<B> {
     const { rt } = this;
     const ledger = rt.ledger;
     const lossScale = this.scaler.scale;
-    const losses: Tensor[] = [];
-    await ledger.inPhase('train-step', () => {
-      for (const mb of microBatches) {
-        scope(() => {
-          const loss = this.task.loss(mb);
-          losses.push(keep(loss.alias()));
-          backward(loss, full(rt, loss.shape, lossScale / microBatches.length, 'activations', 'loss seed'));
-        });
-      }
-    });
+    const losses = await ledger.inPhase('train-step', () => this.accumulate(microBatches, lossScale));
     const grads = this.params.map((p) => p.t.grad);
     if (grads.some((g) => !g)) throw new Error('some parameters received no gradient: is every parameter used by the loss?');
     const { finite, norm } = await ledger.inPhase('optimizer', () => {
@@ -110,7 +101,8 @@ export class Trainer<B> {
     const read = await Tensor.readAll([...losses, finite, norm]);
     [...losses, finite, norm].forEach((t) => t.dispose());
     zeroGrad(this.params.map((p) => p.t));
-    const applied = this.scaler.update(read[losses.length][0] === 1);
+    // The meta device reads zeros: a plan assumes the update is applied, as it nearly always is.
+    const applied = this.scaler.update(rt.isMeta || read[losses.length][0] === 1);
     if (applied) {
       this.step++;
       if (this.masters) this.refreshCopies();
@@ -119,6 +111,20 @@ export class Trainer<B> {
     const gradNorm = read[losses.length + 1][0];
     const loss = lossValues.reduce((a, v) => a + v[0], 0) / lossValues.length;
     return { step: this.step, loss, skipped: !applied, gradNorm, lossScale };
+  }
+
+  /**
+   * Forward and backward over each micro-batch; gradients accumulate in the parameters' .grad, each
+   * micro-batch weighted 1/count so the sum is the mean over the whole batch. Returns the losses ([1] each).
+   */
+  accumulate(microBatches: readonly B[], lossScale = 1): Tensor[] {
+    return microBatches.map((mb) =>
+      scope(() => {
+        const loss = this.task.loss(mb);
+        backward(loss, full(this.rt, loss.shape, lossScale / microBatches.length, 'activations', 'loss seed'));
+        return keep(loss.alias());
+      }),
+    );
   }
 
   private unscale(factor: number): void {

@@ -50,6 +50,13 @@ describe('memory ledger accounting', () => {
     expect(() => l.free(g)).toThrow(/double free/);
   });
 
+  it('only aligns long-lived buffers (weights, grads, optimizer); transient ones get a size class', () => {
+    const l = metaLedger();
+    expect(l.alloc(4200, 'optimizer', 'm').bytes).toBe(4352);
+    expect(l.alloc(4200, 'grads', 'g').bytes).toBe(4352);
+    expect(l.alloc(4200, 'activations', 'a').bytes).toBe(4608);
+  });
+
   it('keeps a peak per phase', async () => {
     const l = metaLedger({ pooling: false });
     const w = l.alloc(MiB, 'weights', 'w');
@@ -106,13 +113,13 @@ describe('memory ledger accounting', () => {
     expect(s.live).toBe(0);
     expect(s.pooled).toBe(a.bytes);
     expect(s.held).toBe(a.bytes);
-    const b = l.alloc(4700, 'grads', 'b'); // same class (4608 < 4700 <= 5120)
+    const b = l.alloc(4700, 'workspace', 'b'); // same class (4608 < 4700 <= 5120)
     expect(b).toBe(a);
-    expect(b.category).toBe('grads');
+    expect(b.category).toBe('workspace');
     s = l.snapshot();
     expect(s.pooled).toBe(0);
-    expect(s.liveByCategory.grads).toBe(5120);
-    const c = l.alloc(9000, 'grads', 'c'); // another class: a new buffer
+    expect(s.liveByCategory.workspace).toBe(5120);
+    const c = l.alloc(9000, 'workspace', 'c'); // another class: a new buffer
     expect(c).not.toBe(a);
     expect(events.filter((e) => e.type === 'alloc').map((e) => (e as { fromPool: boolean }).fromPool)).toEqual([false, true, false]);
     // storage and readback buffers never mix

@@ -1,14 +1,15 @@
 import { BudgetExceededError, DeviceLostError, GpuAllocationError, type MemoryBreakdown } from '../errors.ts';
 import type { BufferBackend, BufferUse, CreateFailure } from './backend.ts';
 import { CATEGORIES, type Category, zeroByCategory } from './categories.ts';
-import { sizeClass } from './size-classes.ts';
+import { bufferBytes } from './size-classes.ts';
 
 /**
  * The memory ledger: every GPU buffer is created, pooled and destroyed here, so live, pooled and peak
  * bytes are known exactly, per category and per phase, and a budget is enforced before the GPU is asked.
  *
  * Pool policy:
- * - freed buffers keep their GPU memory and wait in a free list per (use, size class); see size-classes.ts;
+ * - freed buffers keep their GPU memory and wait in a free list per (use, size class); see size-classes.ts
+ *   (weights, gradients and optimizer state are only aligned to 256 bytes: they live for the whole run);
  * - pooled bytes count as held (the GPU still holds them) but belong to no category;
  * - the pool never holds more than `poolCap` bytes: freeing past the cap destroys the oldest pooled buffers;
  * - under budget pressure the pool is trimmed, oldest first, before a request is refused;
@@ -104,7 +105,7 @@ export class MemoryLedger {
   alloc(bytes: number, category: Category, label: string, use: BufferUse = 'storage'): LedgerBuffer {
     if (this.lost) throw this.lost;
     if (!(bytes > 0) || !Number.isSafeInteger(bytes)) throw new RangeError(`alloc: bad byte count ${bytes} for ${label}`);
-    const size = sizeClass(bytes);
+    const size = bufferBytes(bytes, category);
     const key = poolKey(use, size);
     for (const [buf, k] of this.pool) {
       if (k !== key) continue;
