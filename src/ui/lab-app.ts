@@ -182,7 +182,7 @@ export class LabApp extends LitElement {
 
   private onEvent(e: EngineEvent) {
     if (e.type === 'ledger') this.ledger = e.snapshot;
-    else this.fail(e.failure, e.type === 'device-lost');
+    else if (e.type === 'device-lost' || e.type === 'error') this.fail(e.failure, e.type === 'device-lost');
   }
 
   private fail(f: EngineFailure, fatal = true) {

@@ -10,8 +10,10 @@ import type { DeviceLimits, LimitName } from '../gpu/device.ts';
 import type { Category } from '../gpu/memory/categories.ts';
 import type { LedgerSnapshot, PhaseStats } from '../gpu/memory/ledger.ts';
 import type { DatasetApi } from '../data/dataset-api.ts';
+import type { TrainingApi, TrainingEvent } from './training-api.ts';
 
 export type { Category, DeviceLimits, LedgerSnapshot, LimitName, PhaseStats };
+export type * from './training-api.ts';
 
 /** What the engine's GPU is. */
 export interface DeviceReport {
@@ -49,7 +51,8 @@ export interface InitOptions {
 export type EngineEvent =
   | { type: 'ledger'; snapshot: LedgerSnapshot }
   | { type: 'device-lost'; failure: EngineFailure }
-  | { type: 'error'; failure: EngineFailure };
+  | { type: 'error'; failure: EngineFailure }
+  | TrainingEvent;
 
 export type EngineListener = (event: EngineEvent) => void;
 
@@ -75,6 +78,8 @@ export interface LabEngine {
   dispose(): Promise<void>;
   /** Datasets: clips in, frames, masks, audio tokens and cached latents out (src/data/dataset-api.ts). */
   readonly datasets: DatasetApi;
+  /** Training: presets, settings, the planner's verdict, and one run at a time (src/worker/training-api.ts). */
+  readonly training: TrainingApi;
 }
 
 export const DEFAULT_BUDGET_BYTES = 4 * 1024 ** 3;
@@ -93,6 +98,8 @@ export type FailureCode =
   | 'worker-failed'
   | 'bad-clip'
   | 'bad-encoder'
+  | 'does-not-fit'
+  | 'training-state'
   | 'internal';
 
 /**
@@ -123,6 +130,8 @@ export const FAILURE_TITLES: Record<FailureCode, string> = {
   'worker-failed': 'The engine worker failed',
   'bad-clip': 'This clip cannot be used',
   'bad-encoder': 'This audio encoder cannot be used',
+  'does-not-fit': 'This training run does not fit the budget',
+  'training-state': 'Not possible right now',
   'internal': 'Unexpected error',
 };
 

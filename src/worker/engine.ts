@@ -16,6 +16,7 @@ import {
 } from './api.ts';
 import { deviceLost, toFailure } from './failures.ts';
 import { throttle } from './throttle.ts';
+import { TrainingService } from './training-service.ts';
 
 export interface EngineOptions {
   /** Where the GPU comes from: navigator.gpu in the worker, Dawn in Node tests. */
@@ -37,6 +38,7 @@ export class Engine implements LabEngine {
   private nextListener = 1;
   private readonly ledgerPush;
   readonly datasets = new DatasetService({ fail: failure, toFailure });
+  readonly training = new TrainingService({ runtime: () => this.runtime(), emit: (e) => this.emit(e) });
 
   constructor(private readonly opts: EngineOptions) {
     this.ledgerPush = throttle(() => this.rt && this.emit({ type: 'ledger', snapshot: this.rt.ledger.snapshot() }), opts.pushMs ?? LEDGER_PUSH_MS);

@@ -1,0 +1,307 @@
+/**
+ * The engine's training service (engine.training in the worker): resolves the UI's settings into a
+ * TrainConfig, asks the planner, and owns the one TrainingSession that runs at a time. Every method rejects
+ * with an EngineFailure that says what to change.
+ */
+import { fmtBytes } from '../gpu/memory/bytes.ts';
+import type { GpuRuntime } from '../gpu/runtime.ts';
+import { getPreset, PRESETS, type Preset } from '../nn/presets.ts';
+import { checkConfig, DEFAULT_TRAIN, type TrainConfig } from '../train/config.ts';
+import { fitTraining, planTraining, type PlanReport } from '../train/plan.ts';
+import type { ClipLatents } from '../train/sample.ts';
+import { syntheticClips } from '../train/synthetic-data.ts';
+import { UnetTraining } from '../train/unet-training.ts';
+import { failure, isEngineFailure, type EngineFailure, type EngineEvent } from './api.ts';
+import { toFailure } from './failures.ts';
+import type {
+  PlanCandidate,
+  PlanVerdict,
+  PresetInfo,
+  StartOptions,
+  TrainingApi,
+  TrainingHistory,
+  TrainingStatus,
+  TrainSettings,
+} from './training-api.ts';
+import { TrainingSession, type SessionOptions } from './training-session.ts';
+
+export interface TrainingHost {
+  /** The engine's runtime; throws the engine's failure when there is none. */
+  runtime(): GpuRuntime;
+  emit(e: EngineEvent): void;
+  /**
+   * A dataset's clips as the trainer takes them (latents, masks, audio tokens): the dataset service
+   * provides this once it can; until then, runs train on synthetic clips.
+   */
+  datasetClips?: (datasetId: string, frames: number) => Promise<ClipLatents[]>;
+  /** Hooks for the session (validation, autosave). */
+  afterStep?: SessionOptions['afterStep'];
+}
+
+/** The most steps one start() may ask for. */
+const MAX_STEPS = 10_000_000;
+
+export class TrainingService implements TrainingApi {
+  private configured: TrainConfig | null = null;
+  session: TrainingSession | null = null;
+  /** Live bytes outside training when the session started: planning during a run leaves the run out. */
+  private baseline = 0;
+
+  constructor(private readonly host: TrainingHost) {}
+
+  presets(): Promise<PresetInfo[]> {
+    return guard(async () =>
+      Object.values(PRESETS)
+        .filter((p) => p.kind === 'unet')
+        .map((p) => ({ name: p.name, description: p.description, resolution: p.resolution, resolutions: resolutionsOf(p), defaults: presetDefaults(p) })),
+    );
+  }
+
+  configure(settings: TrainSettings): Promise<TrainConfig> {
+    return guard(async () => {
+      this.configured = resolveSettings(settings);
+      return this.configured;
+    });
+  }
+
+  plan(settings?: TrainSettings): Promise<PlanVerdict> {
+    return guard(async () => {
+      const config = this.configFor(settings);
+      const rt = this.host.runtime();
+      const t0 = performance.now();
+      const r = await planTraining(config, rt.limits, this.available(rt));
+      return verdict(r, r.fits ? '' : notFitting(r), [], performance.now() - t0);
+    });
+  }
+
+  fit(settings?: TrainSettings): Promise<PlanVerdict> {
+    return guard(async () => {
+      const config = this.configFor(settings);
+      const rt = this.host.runtime();
+      const t0 = performance.now();
+      const f = await fitTraining(config, rt.limits, this.available(rt));
+      const best = f.chosen ?? f.tried.reduce((a, b) => (b.peak < a.peak ? b : a));
+      return verdict(best, f.advice, f.tried.map(candidate), performance.now() - t0);
+    });
+  }
+
+  start(opts: StartOptions): Promise<TrainingStatus> {
+    return guard(async () => {
+      if (this.session && !this.session.isOver)
+        throw failure('training-state', `A run is ${this.session.state} at step ${this.session.run.trainer.step}.`, 'Stop it before starting another.');
+      const steps = opts?.steps;
+      if (!Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS)
+        throw failure('bad-request', `The number of steps must be a whole number from 1 to ${MAX_STEPS.toLocaleString('en-US')}, not ${steps}.`, 'Enter how many optimizer steps to train.');
+      const config = this.configFor(opts.settings);
+      const rt = this.host.runtime();
+      const { clips, data } = await this.clipsFor(config, opts.datasetId ?? null);
+      // Start as the planner does: nothing pooled, so the measured peak is the planned one.
+      rt.ledger.trim(0);
+      const budget = this.available(rt);
+      const plan = await planTraining(config, rt.limits, budget);
+      if (!plan.fits) {
+        const fit = await fitTraining(config, rt.limits, budget);
+        throw failure('does-not-fit', `${describe(config)} does not fit the ${fmtBytes(budget)} that the budget leaves for training.`, fit.advice);
+      }
+      this.baseline = rt.ledger.snapshot().live;
+      const run = new UnetTraining(rt, config, clips);
+      this.session = new TrainingSession(run, {
+        steps,
+        emit: (e) => this.host.emit(e),
+        toFailure,
+        data,
+        plannedPeak: plan.peak,
+        afterStep: this.host.afterStep,
+      });
+      this.configured = config;
+      this.session.start();
+      return this.session.status();
+    });
+  }
+
+  pause(): Promise<TrainingStatus> {
+    return guard(async () => {
+      const s = this.live('pause');
+      await s.pause();
+      return s.status();
+    });
+  }
+
+  resume(): Promise<TrainingStatus> {
+    return guard(async () => {
+      const s = this.live('resume');
+      if (s.state !== 'paused' && s.state !== 'pausing') throw failure('training-state', `The run is ${s.state}, not paused.`, 'Pause it first.');
+      s.resume();
+      return s.status();
+    });
+  }
+
+  stop(): Promise<TrainingStatus> {
+    return guard(async () => {
+      await this.session?.stop();
+      return this.statusNow();
+    });
+  }
+
+  status(): Promise<TrainingStatus> {
+    return guard(async () => this.statusNow());
+  }
+
+  history(): Promise<TrainingHistory> {
+    return guard(async () => this.session?.history() ?? { loss: [], memory: [] });
+  }
+
+  private statusNow(): TrainingStatus {
+    if (this.session) return this.session.status();
+    let ledger = null;
+    try {
+      ledger = this.host.runtime().ledger.snapshot();
+    } catch {
+      // No engine yet: an idle status without a ledger.
+    }
+    return {
+      state: 'idle',
+      step: 0,
+      steps: 0,
+      iterations: 0,
+      loss: null,
+      itPerSec: null,
+      etaSeconds: null,
+      elapsedSeconds: 0,
+      config: this.configured,
+      data: null,
+      plannedPeak: null,
+      measuredPeak: null,
+      ledger,
+      failure: null,
+    };
+  }
+
+  private live(verb: string): TrainingSession {
+    const s = this.session;
+    if (!s || s.isOver) throw failure('training-state', `Nothing to ${verb}: no run is going.`, 'Start a run first.');
+    return s;
+  }
+
+  private configFor(settings?: TrainSettings): TrainConfig {
+    if (settings) return resolveSettings(settings);
+    if (this.configured) return this.configured;
+    throw failure('bad-request', 'No training configuration is set.', 'Choose a preset and settings first.');
+  }
+
+  /** What a run may hold: the budget less the live bytes outside training (pooled bytes are trimmed first). */
+  private available(rt: GpuRuntime): number {
+    const outside = this.session && !this.session.isOver ? this.baseline : rt.ledger.snapshot().live;
+    return rt.ledger.budget - outside;
+  }
+
+  private async clipsFor(config: TrainConfig, datasetId: string | null): Promise<{ clips: ClipLatents[]; data: TrainingStatus['data'] }> {
+    if (datasetId === null) {
+      const side = config.resolution / 8;
+      const clips = syntheticClips({
+        clips: 4,
+        frames: config.frames * 2 + 8,
+        latentChannels: 4,
+        height: side,
+        width: side,
+        tokens: config.audioTokens,
+        dim: config.audioDim,
+        seed: config.seed,
+      });
+      return { clips, data: { kind: 'synthetic', clips: clips.length } };
+    }
+    if (!this.host.datasetClips)
+      throw failure('bad-request', 'Training on a dataset is not available yet: the dataset service cannot hand clips to the trainer.', 'Start without a dataset to train on synthetic clips.');
+    const clips = await this.host.datasetClips(datasetId, config.frames);
+    if (!clips.length) throw failure('bad-request', 'This dataset has no clip that can train the UNet.', 'Add a clip with a face and an audio track, and encode its latents.');
+    const [, h] = clips[0].shape;
+    if (h * 8 !== config.resolution)
+      throw failure('bad-request', `The dataset's latents are ${h}x${h} (${h * 8} px); the settings say ${config.resolution} px.`, `Set the resolution to ${h * 8}.`);
+    const [tokens, dim] = clips[0].audioShape;
+    if (tokens !== config.audioTokens || dim !== config.audioDim)
+      throw failure(
+        'bad-request',
+        `The dataset's audio gives ${tokens} tokens of width ${dim} per frame; the model takes ${config.audioTokens} of width ${config.audioDim}.`,
+        'Use a preset whose cross-attention width matches the dataset’s audio features.',
+      );
+    return { clips, data: { kind: 'dataset', datasetId, clips: clips.length } };
+  }
+}
+
+/** A preset's training defaults: LatentSync's sample shape for the real presets, a toy one for the tiny ones. */
+export function presetDefaults(p: Preset): TrainConfig {
+  const latentsync = p.name.startsWith('latentsync');
+  return {
+    ...DEFAULT_TRAIN,
+    preset: p.name,
+    resolution: p.resolution,
+    frames: latentsync ? 16 : 2,
+    audioTokens: latentsync ? 50 : 4,
+    audioDim: Number(p.config.cross_attention_dim ?? 384),
+    ...(latentsync ? {} : { lr: 1e-3, weightDecay: 0 }),
+  };
+}
+
+const RESOLUTIONS = [32, 64, 96, 128, 192, 256, 320, 384, 448, 512, 640, 768, 1024];
+
+/** Pixel sizes whose latents (1/8) halve cleanly through every down block of the preset's UNet. */
+function resolutionsOf(p: Preset): number[] {
+  const levels = ((p.config.block_out_channels as number[] | undefined) ?? [0]).length;
+  const step = 8 * 2 ** (levels - 1);
+  return RESOLUTIONS.filter((r) => r % step === 0 && r <= 4 * Math.max(p.resolution, 256));
+}
+
+/** Settings from the UI as a checked TrainConfig; what cannot work is refused with what to change. */
+export function resolveSettings(s: TrainSettings): TrainConfig {
+  if (!s || typeof s.preset !== 'string') throw failure('bad-request', 'The settings name no preset.', 'Choose a preset.');
+  let preset: Preset;
+  try {
+    preset = getPreset(s.preset);
+  } catch {
+    throw failure('bad-request', `There is no preset "${s.preset}".`, `Choose one of ${unetPresets().join(', ')}.`);
+  }
+  if (preset.kind !== 'unet') throw failure('bad-request', `${preset.name} is a VAE; the trainer here trains the UNet.`, `Choose one of ${unetPresets().join(', ')}.`);
+  const defaults = presetDefaults(preset);
+  const given = Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined)) as Partial<TrainConfig>;
+  // The audio width is the model's cross-attention width: not a setting.
+  const config: TrainConfig = { ...defaults, ...given, audioDim: defaults.audioDim };
+  if (given.batch !== undefined && given.microBatch === undefined) config.microBatch = config.batch;
+  try {
+    checkConfig(config);
+  } catch (e) {
+    const message = String((e as Error).message ?? e).replace(/^training config: /, '');
+    throw failure('bad-request', `${message[0].toUpperCase()}${message.slice(1)}.`, 'Change that setting.');
+  }
+  return config;
+}
+
+const unetPresets = () => Object.values(PRESETS).filter((p) => p.kind === 'unet').map((p) => p.name);
+
+function describe(c: TrainConfig): string {
+  const accumulation = c.batch / c.microBatch;
+  return (
+    `${c.preset} at ${c.resolution} px, ${c.frames} frame${c.frames === 1 ? '' : 's'}, batch ${c.batch}` +
+    `${accumulation > 1 ? ` (${accumulation} x ${c.microBatch})` : ''}, checkpointing ${c.checkpointing ? 'on' : 'off'}, ${c.precision}`
+  );
+}
+
+function notFitting(r: PlanReport): string {
+  return `${describe(r.config)} does not fit the ${fmtBytes(r.budget)} that the budget leaves for training.`;
+}
+
+function verdict(r: PlanReport, advice: string, tried: PlanCandidate[], ms: number): PlanVerdict {
+  return { config: r.config, fits: r.fits, peak: r.peak, peakByCategory: r.peakByCategory, phases: r.phases, budget: r.budget, advice, tried, ms };
+}
+
+function candidate(r: PlanReport): PlanCandidate {
+  const c = r.config;
+  return { microBatch: c.microBatch, accumulation: c.batch / c.microBatch, checkpointing: c.checkpointing, precision: c.precision, peak: r.peak, fits: r.fits };
+}
+
+async function guard<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw isEngineFailure(e) ? e : (toFailure(e) as EngineFailure);
+  }
+}
