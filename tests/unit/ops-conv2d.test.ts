@@ -91,6 +91,19 @@ describe('conv2d', () => {
     expect(peaks[1]).toBe(peaks[0]);
   });
 
+  it('binds an image of exactly maxStorageBufferBindingSize (VAE at 512 px: [2, 128, 512, 512] f32, 128 MiB each)', async () => {
+    const rt = await metaRuntime({ pooling: false });
+    rt.limits.maxStorageBufferBindingSize = 128 * 1024 * 1024;
+    const x = keep(Tensor.empty(rt, [2, 128, 512, 512], 'f32', 'activations', 'x'));
+    const w = keep(Tensor.empty(rt, [128, 128, 3, 3], 'f32', 'weights', 'w'));
+    const b = keep(Tensor.empty(rt, [128], 'f32', 'weights', 'b'));
+    x.requiresGrad = w.requiresGrad = b.requiresGrad = true;
+    expect(await peakOf(rt, () => backward(conv2d(x, w, b, { padding: 1 })))).toBeGreaterThan(3 * x.bytes);
+    // One element more per image and an image no longer fits a binding.
+    const big = keep(Tensor.empty(rt, [1, 128, 512, 513], 'f32', 'activations', 'big'));
+    expect(() => conv2d(big, w, b, { padding: 1 })).toThrow(/does not fit a binding/);
+  });
+
   it('plans real model sizes on the meta device: [16, 640, 64, 64] f32 under a 128 MiB binding limit', async () => {
     const rt = await metaRuntime({ pooling: false });
     rt.limits.maxStorageBufferBindingSize = 128 * 1024 * 1024;

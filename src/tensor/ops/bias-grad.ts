@@ -1,7 +1,7 @@
 import biasGradWgsl from '../../../shaders/conv2d-bias-grad.wgsl?raw';
 import { Tensor } from '../tensor.ts';
 import { params, specialize } from '../wgsl.ts';
-import { largestFitting, rangeBinding, rangeBytes } from './linalg-ranges.ts';
+import { itemsPerChunk, rangeBinding } from './linalg-ranges.ts';
 
 const WG = 64;
 
@@ -13,7 +13,7 @@ export function biasGrad(gy: Tensor, outer: number, C: number, inner: number): T
   const rt = gy.rt;
   const out = Tensor.empty(rt, [C], 'f32', 'activations', 'bias grad');
   const limit = rt.limits.maxStorageBufferBindingSize;
-  const per = largestFitting(outer, (n) => rangeBytes(gy, n * C * inner) <= limit);
+  const per = itemsPerChunk(outer, [[gy, C * inner]], limit);
   if (per === 0) throw new RangeError(`biasGrad: one [${C}x${inner}] slice of ${gy} does not fit a binding`);
   const source = specialize(biasGradWgsl, { src: gy.dtype });
   for (let o0 = 0; o0 < outer; o0 += per) {

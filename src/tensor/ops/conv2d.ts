@@ -5,7 +5,7 @@ import { Tensor } from '../tensor.ts';
 import { params, specialize } from '../wgsl.ts';
 import { biasGrad } from './bias-grad.ts';
 import { asDtype } from './cast.ts';
-import { largestFitting, rangeBinding, rangeBytes, wholeBinding, type RangeBinding } from './linalg-ranges.ts';
+import { itemsPerChunk, rangeBinding, wholeBinding, type RangeBinding } from './linalg-ranges.ts';
 import { planSplit, splitWorkspace, sumSlices } from './split-k.ts';
 
 /** Workgroup shape of the implicit-GEMM kernel (override constants): tiles of 8*WG_Y x 8*WG_X; WG_Y even. */
@@ -129,9 +129,7 @@ function convGemm(mode: Mode, g: ConvGeometry, a: Tensor, b: Tensor, out: Tensor
     [Mode.WeightGrad]: { M: g.Cout, K: outPix, N: () => g.Cin * KK, per: [yPer, xPer, 0] },
   }[mode];
   const tensors = [a, b, out];
-  const fits = (n: number) =>
-    tensors.every((t, i) => rangeBytes(t, sizes.per[i] ? n * sizes.per[i] : t.numel) <= limit) && Math.ceil(sizes.N(n) / TN) <= maxGrid;
-  const chunk = largestFitting(g.images, fits);
+  const chunk = itemsPerChunk(g.images, tensors.map((t, i) => [t, sizes.per[i]] as const), limit, (n) => Math.ceil(sizes.N(n) / TN) <= maxGrid);
   if (chunk === 0 || Math.ceil(sizes.M / TM) > maxGrid) throw new RangeError(`conv2d: one image of [${g.images}, ${g.Cin}, ${g.H}, ${g.W}] does not fit a binding`);
 
   const kernel = { source: kernelSource(mode, a, b, bias ?? a), label: `conv2d-${MODE_NAMES[mode]}`, constants: { KS: g.KS, STRIDE: g.stride, WG_X, WG_Y, TK } };

@@ -22,12 +22,39 @@ export function rangeBinding(t: Tensor, start: number, count: number, maxBinding
   const elemBytes = t.dtype === 'f32' ? 4 : 2;
   const startByte = start * elemBytes;
   const offset = Math.floor(startByte / OFFSET_ALIGN) * OFFSET_ALIGN;
-  const end = Math.ceil(((start + count) * elemBytes) / 4) * 4;
-  const size = Math.max(4, end - offset);
+  const size = rangeSize(t, start, count);
   if (size > maxBindingBytes) {
     throw new RangeError(`${t}: a range of ${count} elements needs a ${size}-byte binding, over maxStorageBufferBindingSize (${maxBindingBytes})`);
   }
   return { binding: { buffer: t.buffer, offset, size }, base: (startByte - offset) / elemBytes };
+}
+
+/** The exact byte size of rangeBinding(t, start, count). */
+export function rangeSize(t: Tensor, start: number, count: number): number {
+  const elemBytes = t.dtype === 'f32' ? 4 : 2;
+  const offset = Math.floor((start * elemBytes) / OFFSET_ALIGN) * OFFSET_ALIGN;
+  return Math.max(4, Math.ceil(((start + count) * elemBytes) / 4) * 4 - offset);
+}
+
+/**
+ * The most items (of `per` elements each, `items` in all) per chunk such that every chunk of each tensor
+ * binds within `maxBindingBytes`, checked exactly at every chunk start (a tensor of exactly the limit fits
+ * when its items start on 256-byte boundaries). Tensors with per = 0 are bound whole. 0 when one item is
+ * already too big.
+ */
+export function itemsPerChunk(items: number, parts: ReadonlyArray<readonly [Tensor, number]>, maxBindingBytes: number, extra: (n: number) => boolean = () => true): number {
+  const fits = (n: number) => {
+    if (!extra(n)) return false;
+    for (const [t, per] of parts) {
+      if (per === 0) {
+        if (rangeSize(t, 0, t.numel) > maxBindingBytes) return false;
+        continue;
+      }
+      for (let i0 = 0; i0 < items; i0 += n) if (rangeSize(t, i0 * per, Math.min(n, items - i0) * per) > maxBindingBytes) return false;
+    }
+    return true;
+  };
+  return largestFitting(items, fits);
 }
 
 /** The whole tensor as one range binding. */
