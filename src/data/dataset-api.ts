@@ -2,6 +2,7 @@
 // Comlink. Types only (the UI imports them through worker/api.ts). Every method rejects with the
 // engine's failure object: code 'bad-clip' (with the clip's reason and what to do),
 // 'bad-encoder' (a dropped ONNX file that is not a Whisper encoder) or a generic engine code.
+import type { ProxyMarked } from 'comlink';
 import type { ClipProbe } from './demux.ts';
 import type { FaceBox } from './crop.ts';
 import type { IngestProgress } from './ingest.ts';
@@ -41,7 +42,11 @@ export interface DatasetMasks {
   latent: Float32Array;
 }
 
-export interface DatasetApi {
+/**
+ * Proxy-marked: through Comlink, `engine.datasets` is a remote object whose methods are called in
+ * place (engine.datasets.addClip(...)), never a copy.
+ */
+export interface DatasetApi extends ProxyMarked {
   list(): Promise<DatasetMeta[]>;
   create(name: string, opts?: DatasetOptions): Promise<DatasetMeta>;
   remove(datasetId: string): Promise<void>;

@@ -2,6 +2,7 @@
 // audio encoder and latent encoder, and the jobs of src/data behind the DatasetApi protocol.
 // Every method rejects with a failure object built by `fail` (the engine passes its own), so
 // codes, reasons and actions reach the UI through Comlink intact.
+import { proxyMarker } from 'comlink';
 import type { AddClipOptions, ClipReadiness, DatasetApi, DatasetMasks, DatasetOptions } from './dataset-api.ts';
 import { ClipError } from './clip-error.ts';
 import { openClip } from './demux.ts';
@@ -28,6 +29,7 @@ const plainFailure: FailureMaker = (code, message, action, detail) => ({ kind: '
 export const DEFAULT_RESOLUTION = 256;
 
 export class DatasetService implements DatasetApi {
+  readonly [proxyMarker] = true as const;
   private store: Promise<DatasetStore> | null = null;
   private encoder: WhisperEncoder | null = null;
   private latentEncoder: LatentEncoder | null = null;
