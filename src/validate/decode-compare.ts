@@ -25,6 +25,13 @@ export interface DecodeComparison {
   tiledValues: Float32Array;
 }
 
+/** Seeded standard-normal-ish latents (Box-Muller over an LCG): reproducible, no GPU RNG needed. */
+export function seededLatents(n: number, seed: number): Float32Array {
+  let s = (seed * 2654435761) >>> 0 || 1;
+  const u = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 1) / 2 ** 32;
+  return Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u()));
+}
+
 /** model.decode, or the reason it could not run in the budget. */
 export async function untiledDecode(rt: GpuRuntime, vae: AutoencoderKL, latents: Tensor): Promise<UntiledResult | { skipped: string }> {
   rt.ledger.trim();

@@ -4,7 +4,7 @@ import { GpuRuntime } from '../../gpu/runtime.ts';
 import { getPreset } from '../../nn/presets.ts';
 import { AutoencoderKL } from '../../nn/vae/autoencoder-kl.ts';
 import { Tensor } from '../../tensor/tensor.ts';
-import { compareDecode } from '../../validate/decode-compare.ts';
+import { compareDecode, seededLatents } from '../../validate/decode-compare.ts';
 import type { Staging } from '../../validate/tiled-vae.ts';
 import type { Args } from '../args.ts';
 
@@ -23,13 +23,6 @@ function imageSize(args: Args): [number, number] {
   const size: [number, number] = [parts[0], w];
   if (!size.every((v) => Number.isInteger(v) && v > 0)) fail(`--size ${raw} ${args.positional.join(' ')}: two positive integers`);
   return size;
-}
-
-/** Seeded standard-normal-ish latents (Box-Muller over an LCG): reproducible, no GPU RNG needed. */
-function seededLatents(n: number, seed: number): Float32Array {
-  let s = (seed * 2654435761) >>> 0 || 1;
-  const u = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 1) / 2 ** 32;
-  return Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u()));
 }
 
 export async function run(args: Args): Promise<void> {
