@@ -15,7 +15,7 @@
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import { encoderTokens, melTokens, tokenShape, type TokenWindow } from '../data/audio-tokens.ts';
 import type { FaceBox } from '../data/crop.ts';
-import { latentMask, type MaskParams } from '../data/mask.ts';
+import { nearestDownsample, pixelMask, type MaskParams } from '../data/mask.ts';
 import type { ClipLatents } from '../train/sample.ts';
 
 export const DB_NAME = 'latent-lab-datasets';
@@ -358,7 +358,8 @@ export class DatasetStore {
       shape: [c, h, w],
       latents: (f) => latents.subarray(f * per, (f + 1) * per),
       maskedLatents: (f) => masked.subarray(f * per, (f + 1) * per),
-      mask: latentMask(config.resolution, config.mask, config.latentFactor),
+      // at the latents' own size: the loaded VAE's factor (8 for sd-vae, less for tiny test VAEs)
+      mask: nearestDownsample(pixelMask(config.resolution, config.mask), config.resolution, h),
       audio,
       audioShape: meta.audio?.tokenShape ?? audioShapeOf(config),
     };
