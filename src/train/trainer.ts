@@ -60,7 +60,8 @@ export class Trainer<B> {
     readonly task: LossTask<B>,
     readonly opts: TrainerOptions,
   ) {
-    this.params = [...task.model.namedParameters()].map(([, p]) => p);
+    // Frozen parameters (requiresGrad false: a fine-tune of part of a model) are neither updated nor given state.
+    this.params = [...task.model.namedParameters()].map(([, p]) => p).filter((p) => p.t.requiresGrad);
     this.scaler = new LossScaler(opts.precision === 'f16' ? 2 ** 16 : 1, opts.precision === 'f16' ? 2000 : Number.POSITIVE_INFINITY);
     this.masters = opts.halfWeightCopy ? this.params.map((p) => keep(p.t)) : null;
     if (this.masters) this.refreshCopies();
