@@ -10,6 +10,7 @@ const VERBS: Record<string, () => Promise<{ run(args: ReturnType<typeof parseArg
   forward: () => import('./verbs/forward.ts'),
   plan: () => import('./verbs/plan.ts'),
   train: () => import('./verbs/train.ts'),
+  export: () => import('./verbs/export.ts'),
   decode: () => import('./verbs/decode.ts'),
 };
 

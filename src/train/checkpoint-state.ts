@@ -226,7 +226,7 @@ export async function restore(run: UnetTraining, source: SnapshotSource, opts: R
  * Where the forward reads half-precision copies of the master weights, rewrites them in place with the
  * same cast the trainer uses (bit-identical to what an uninterrupted run holds).
  */
-function refreshWeightCopies(run: UnetTraining): void {
+export function refreshWeightCopies(run: UnetTraining): void {
   const masters = run.trainer.masterWeights();
   [...run.model.namedParameters()].forEach(([, p], i) => {
     const copy = p.t;
