@@ -4,7 +4,7 @@ import { add, addScaled } from '../tensor/ops/add.ts';
 import { mseLoss } from '../tensor/ops/mse-loss.ts';
 import { mul } from '../tensor/ops/mul.ts';
 import { mean } from '../tensor/ops/reduce.ts';
-import { exp } from '../nn/ops.ts';
+import { exp } from '../tensor/ops/exp.ts';
 import type { GpuRuntime } from '../gpu/runtime.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import type { LossTask } from './trainer.ts';
