@@ -1,4 +1,4 @@
-"""DDIM sampling golden: the tiny UNet (weights as make_model_goldens.py makes them) run through LatentSync's
+"""DDIM sampling golden: the tiny UNet (the weights of tests/fixtures/models) run through LatentSync's
 sampler: 3 steps, classifier-free guidance 1.5 with zero audio as the null condition, one noise tensor shared
 by the frames. Writes tests/fixtures/diffusion/ddim_unet_tiny.safetensors. Run from the repo root:
   /usr/bin/python3 tools/reference/ddim_ref.py
@@ -9,12 +9,14 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from make_model_goldens import prepare  # noqa: E402
 from models import UNET_TINY, UNet3DConditionModel  # noqa: E402
-from st import save  # noqa: E402
+from st import load, save  # noqa: E402
 
 torch.set_num_threads(2)
-model = prepare(UNet3DConditionModel(UNET_TINY), seed=2)
+model = UNet3DConditionModel(UNET_TINY)
+# the weights the TS test loads: tests/fixtures/models/unet_tiny.weights.safetensors (f16 values, run in f64)
+model.load_state_dict({k: v.double() for k, v in load(os.path.join("tests", "fixtures", "models", "unet_tiny.weights.safetensors")).items()})
+model = model.double()
 g = torch.Generator().manual_seed(5)
 f, h, w, t, steps, guidance = 2, 8, 8, 4, 3, 1.5
 d = UNET_TINY["cross_attention_dim"]

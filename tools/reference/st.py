@@ -25,3 +25,21 @@ def save(path, tensors, metadata=None):
         f.write(head)
         for b in blobs:
             f.write(b)
+
+
+_TORCH = {v: k for k, v in _DTYPES.items()}
+
+
+def load(path):
+    """Reads a .safetensors file into a dict name -> torch.Tensor (the dtypes save() writes)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8 : 8 + n])
+    header.pop("__metadata__", None)
+    out = {}
+    for name, e in header.items():
+        a, b = e["data_offsets"]
+        buf = bytearray(raw[8 + n + a : 8 + n + b])
+        out[name] = torch.frombuffer(buf, dtype=_TORCH[e["dtype"]]).reshape(e["shape"]).clone()
+    return out
