@@ -1,0 +1,74 @@
+/**
+ * `npm run bench -- ops [--json] [--scale tiny|default|full] [--only name,name] [--repeats N]`: forward and
+ * backward time of each op (issue 3) on the current adapter, as fractions of the adapter's ceiling measured
+ * in the same run. Writes bench/results/<date>-ops-<adapter>.json and bench/results/ops.md.
+ */
+import type { Args } from '../src/cli/args.ts';
+import { measureFlags, nodeBench } from './lib/node-device.ts';
+import { fmt, header, latestPerAdapter, table, writeJson, writeMarkdown, type ResultsHeader } from './lib/results.ts';
+import { measureCeiling, type CeilingResult } from './suites/ceiling.ts';
+import type { Scale } from './suites/op-cases.ts';
+import { runOps, type OpRow } from './suites/ops.ts';
+
+export interface OpsFile extends ResultsHeader {
+  scale: Scale;
+  ceiling: CeilingResult;
+  rows: OpRow[];
+}
+
+export async function run(args: Args): Promise<void> {
+  const { rt, timer, adapter } = await nodeBench();
+  const scale = (args.str('scale', 'default') as Scale);
+  const flags = measureFlags(args);
+  const quiet = args.bool('json');
+  const ceiling = await measureCeiling(rt, timer, { ...flags, size: scale === 'tiny' ? 0.05 : 1 });
+  if (!quiet) console.log(`ceiling: ${fmt.rate(ceiling.gflops)} GFLOP/s, ${fmt.rate(ceiling.gbps)} GB/s (${timer.method})`);
+  const rows = await runOps(rt, timer, ceiling, {
+    ...flags,
+    scale,
+    only: args.str('only')?.split(','),
+    onRow: (r) => quiet || console.log(`${r.name.padEnd(28)} fwd ${fmt.ms(r.fwd.ms).padStart(7)} ms ${fmt.pct(r.fwd.ofCeiling).padStart(6)}   bwd ${fmt.ms(r.bwd?.ms).padStart(7)} ms ${fmt.pct(r.bwd?.ofCeiling).padStart(6)}`),
+  });
+  const file: OpsFile = { ...header('ops', adapter, 'node (Dawn)', timer.method), scale, ceiling, rows };
+  const dir = args.str('out') ? new URL(`file://${args.str('out')!.replace(/\/?$/, '/')}`) : undefined;
+  const path = writeJson('ops', adapter, file, dir);
+  writeMarkdown('ops', renderOps(latestPerAdapter<OpsFile>('ops', dir)), dir);
+  if (quiet) console.log(JSON.stringify(file, null, 1));
+  else console.log(`wrote ${path.pathname}`);
+}
+
+export function renderOps(files: OpsFile[]): string {
+  const out = [
+    '# Ops: forward and backward time',
+    '',
+    'Each op of src/tensor/ops at shapes sized for SwiftShader (`npm run bench -- ops`). Median of repeats after a warm-up, GPU timestamps',
+    'bracketing the work where the adapter has them. "of ceiling" is the roofline fraction: max(FLOPs / peak FLOP/s, bytes / peak bandwidth) / time,',
+    "against the FMA and copy ceiling measured in the same run (ceiling.md). Backward includes accumulating each input's gradient, as a training",
+    'step does. The machine is shared (see the load): read the times as ±30%.',
+    '',
+  ];
+  for (const f of files) {
+    out.push(
+      `## ${f.adapter} (${f.host}, ${f.date.slice(0, 10)}, scale ${f.scale}, ${f.method}, load ${f.load})`,
+      '',
+      `Ceiling: ${fmt.rate(f.ceiling.gflops)} GFLOP/s, ${fmt.rate(f.ceiling.gbps)} GB/s.`,
+      '',
+      table(
+        ['op', 'shape', 'fwd ms', 'fwd GFLOP/s', 'fwd GB/s', 'fwd of ceiling', 'bwd ms', 'bwd GFLOP/s', 'bwd of ceiling'],
+        f.rows.map((r) => [
+          r.name,
+          r.shape,
+          fmt.ms(r.fwd.ms),
+          fmt.rate(r.fwd.gflops),
+          fmt.rate(r.fwd.gbps),
+          fmt.pct(r.fwd.ofCeiling),
+          fmt.ms(r.bwd?.ms),
+          fmt.rate(r.bwd?.gflops),
+          fmt.pct(r.bwd?.ofCeiling),
+        ]),
+      ),
+      '',
+    );
+  }
+  return out.join('\n');
+}
