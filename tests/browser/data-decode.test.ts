@@ -130,6 +130,16 @@ describe('clips in, dataset out (headless chromium, engine worker)', () => {
       console.log(`[data] ${clip.file}: ${m.frames} frames, ${m.audio!.samples} samples; mouth vs ground truth r = ${r0.toFixed(4)} (one frame off: ${shifted.toFixed(4)})`);
       expect(r0, `${clip.file}: frames vs ground truth`).toBeGreaterThan(0.97);
       expect(r0, `${clip.file}: one frame off fits worse`).toBeGreaterThan(shifted);
+
+      // and the audio is in sync: each source frame's mouth opening is the speech's loudness over
+      // that frame's interval [t_i, t_i + 1/fps), which the stored 16 kHz audio must reproduce
+      const times: number[] = truth.frame_times_s ?? truth.mouth_open.map((_: number, i: number) => i / truth.fps);
+      const loud = (dt: number) => page.evaluate(({ id, starts, d }) => (window as any).inspect.audioRms(id, starts, d), { id: m.id, starts: times.map((t) => t + dt), d: 1 / truth.fps }) as Promise<number[]>;
+      const a0 = pearson(await loud(0), truth.mouth_open);
+      const aShift = Math.max(pearson(await loud(1 / truth.fps), truth.mouth_open), pearson(await loud(-1 / truth.fps), truth.mouth_open));
+      console.log(`[data] ${clip.file}: audio loudness vs ground truth r = ${a0.toFixed(4)} (a frame early or late: ${aShift.toFixed(4)})`);
+      expect(a0, `${clip.file}: audio vs ground truth`).toBeGreaterThan(0.9);
+      expect(a0, `${clip.file}: audio one frame off fits worse`).toBeGreaterThan(aShift);
     });
   }
 

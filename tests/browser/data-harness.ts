@@ -55,6 +55,23 @@ async function mouthAreas(clipId: string, frames: number, box: [number, number, 
   return out;
 }
 
+/** RMS of the stored 16 kHz audio over [t, t + duration) for each start t (seconds; clip time). */
+async function audioRms(clipId: string, starts: number[], duration: number): Promise<number[]> {
+  const store = await DatasetStore.open();
+  try {
+    const rec = await store.readAudio(clipId);
+    if (!rec) return [];
+    return starts.map((t) => {
+      const a = Math.max(0, Math.round(t * 16000)), b = Math.min(rec.pcm.length, Math.round((t + duration) * 16000));
+      let e = 0;
+      for (let i = a; i < b; i++) e += rec.pcm[i]! ** 2;
+      return b > a ? Math.sqrt(e / (b - a)) : 0;
+    });
+  } finally {
+    store.close();
+  }
+}
+
 async function clipLatents(clipId: string, frames: number[]) {
   const store = await DatasetStore.open();
   try {
@@ -73,4 +90,4 @@ async function clipLatents(clipId: string, frames: number[]) {
   }
 }
 
-Object.assign(window, { lab, Comlink, inspect: { recordCounts, mouthAreas, clipLatents, DB_NAME }, harnessReady: true });
+Object.assign(window, { lab, Comlink, inspect: { recordCounts, mouthAreas, audioRms, clipLatents, DB_NAME }, harnessReady: true });
