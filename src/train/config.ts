@@ -27,8 +27,11 @@ export interface TrainConfig {
   seed: number;
   /** LatentSync's mixed noise alpha, or null for independent noise per frame. */
   mixedNoiseAlpha: number | null;
-  /** Run validation every N steps (0: never). */
+  /** Run validation every N steps (0: never); the plan then includes the validation phase. */
   validateEvery: number;
+  /** The VAE that decodes validation samples (a VAE preset's shapes; its weights come with the dataset).
+   *  Default: sd-vae-ft-mse for the LatentSync presets, vae-tiny for the tiny ones (see vaePresetOf). */
+  vaePreset?: string;
   /** Audio tokens per frame and their width (Whisper tiny: 50 x 384). */
   audioTokens: number;
   audioDim: number;
@@ -50,6 +53,8 @@ export const DEFAULT_TRAIN: Omit<TrainConfig, 'preset' | 'resolution' | 'audioTo
   mixedNoiseAlpha: null,
   validateEvery: 0,
 };
+
+export const vaePresetOf = (c: Pick<TrainConfig, 'preset' | 'vaePreset'>): string => c.vaePreset ?? (c.preset.startsWith('latentsync') ? 'sd-vae-ft-mse' : 'vae-tiny');
 
 export const accumulationOf = (c: Pick<TrainConfig, 'batch' | 'microBatch'>): number => c.batch / c.microBatch;
 

@@ -5,8 +5,10 @@ import type { Category } from '../gpu/memory/categories.ts';
 import type { PhaseStats } from '../gpu/memory/ledger.ts';
 import { GpuRuntime } from '../gpu/runtime.ts';
 import { getPreset } from '../nn/presets.ts';
+import { AutoencoderKL } from '../nn/vae/autoencoder-kl.ts';
+import { validateUnet } from '../validate/validation.ts';
 import type { DType } from '../tensor/dtype.ts';
-import type { TrainConfig } from './config.ts';
+import { vaePresetOf, type TrainConfig } from './config.ts';
 import { syntheticClips } from './synthetic-data.ts';
 import { UnetTraining } from './unet-training.ts';
 
@@ -34,15 +36,20 @@ export interface PlanReport {
 export async function planTraining(config: TrainConfig, limits: DeviceLimits, budget = Number.POSITIVE_INFINITY): Promise<PlanReport> {
   const rt = GpuRuntime.meta(limits, { budget });
   let run: UnetTraining | null = null;
+  let vae: AutoencoderKL | null = null;
   let refused: string | null = null;
   try {
     run = new UnetTraining(rt, config, planningClips(config));
+    if (config.validateEvery > 0) vae = new AutoencoderKL(getPreset(vaePresetOf(config)).config).materialize(rt);
     await run.step();
+    // One sampling step has the peak of twenty: each step's temporaries are freed before the next.
+    if (vae) await validateUnet(run, vae, { steps: 1 });
   } catch (e) {
     if (!(e instanceof BudgetExceededError)) throw e;
     refused = e.message;
   } finally {
     run?.dispose();
+    vae?.dispose();
   }
   const s = rt.ledger.snapshot();
   return { config, peak: s.peak, peakLive: s.peakLive, refused, peakByCategory: s.peakByCategory, phases: s.phases, budget, fits: refused === null };
@@ -50,7 +57,8 @@ export async function planTraining(config: TrainConfig, limits: DeviceLimits, bu
 
 /** Stand-in clips of the right shapes: the plan depends on shapes, not values. */
 export function planningClips(c: TrainConfig) {
-  const side = c.resolution / 8;
+  const down = 2 ** ((getPreset(vaePresetOf(c)).config.block_out_channels as number[]).length - 1);
+  const side = c.resolution / down;
   return syntheticClips({ clips: 1, frames: c.frames * 2 + 1, latentChannels: 4, height: side, width: side, tokens: c.audioTokens, dim: c.audioDim, seed: 0 });
 }
 

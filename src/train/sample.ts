@@ -20,6 +20,8 @@ export interface ClipLatents {
   /** Audio tokens of frame f: tokens * dim values; null for a clip without audio (VAE training only). */
   audio(f: number): Float32Array | null;
   audioShape: readonly [number, number];
+  /** The frame itself, [3, H, W] in [-1, 1], when the dataset has it (validation compares against it). */
+  pixels?(f: number): Float32Array;
 }
 
 export interface WindowPick {

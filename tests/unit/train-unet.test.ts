@@ -15,6 +15,7 @@ const tiny = (over: Partial<TrainConfig> = {}): TrainConfig => ({
   frames: 2,
   audioTokens: 3,
   audioDim: 16,
+  vaePreset: 'vae-tiny',
   lr: 1e-3,
   weightDecay: 0,
   ...over,

@@ -25,6 +25,8 @@ export function trainConfigFromArgs(args: Args): TrainConfig {
     seed: args.num('seed', DEFAULT_TRAIN.seed)!,
     audioTokens: args.num('audio-tokens', presetName.startsWith('latentsync') ? 50 : 4)!,
     audioDim: cross,
+    validateEvery: args.num('validate-every', 0)!,
+    vaePreset: args.str('vae'),
   };
 }
 
