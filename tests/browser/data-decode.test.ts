@@ -159,6 +159,27 @@ describe('clips in, dataset out (headless chromium, engine worker)', () => {
     expect(distinct.size).toBeGreaterThan(5);
   });
 
+  it('a clip with a rotation in its display matrix is stored upright as displayed', async () => {
+    const r = await addClip(page, datasetId, 'rotated-landscape.mp4');
+    if (!r.ok) throw new Error(`rotated clip refused: ${r.failure.message}`);
+    const m = r.meta;
+    added.push(m);
+    // coded 320x240, shown 240x320: the display matrix turns it a quarter counter-clockwise
+    expect(m.source).toMatchObject({ width: 240, height: 320, rotation: 270 });
+    expect(m.frames).toBe(188);
+    expect(m.box).toEqual({ x: 0, y: 40, size: 240 });
+    // the same pixels as the unrotated landscape clip's centred box, turned the same way
+    const landscape = added.find((c) => c.source.width === 320)!;
+    const frame = (id: string) => page.evaluate(async ({ id }) => Array.from((await (window as any).lab.datasets.frame(id, 60)).rgb as Uint8Array), { id }) as Promise<number[]>;
+    const [rot, flat] = [await frame(m.id), await frame(landscape.id)];
+    let maxDiff = 0;
+    for (let y = 0; y < 256; y++) for (let x = 0; x < 256; x++) {
+      // 270 degrees clockwise: display (x, y) shows stored-upright (255 - y, x)
+      for (let c = 0; c < 3; c++) maxDiff = Math.max(maxDiff, Math.abs(rot[(y * 256 + x) * 3 + c]! - flat[(x * 256 + (255 - y)) * 3 + c]!));
+    }
+    expect(maxDiff).toBeLessThanOrEqual(1);
+  });
+
   it('a clip without audio is kept for the VAE and refused for the UNet with the reason', async () => {
     const r = await addClip(page, datasetId, 'no-audio.mp4');
     if (!r.ok) throw new Error(`no-audio refused: ${r.failure.message}`);

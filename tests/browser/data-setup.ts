@@ -38,7 +38,7 @@ function need(tool: string) {
 /** Makes the test clips once (kept in test-results/clips until their scripts change). */
 export function ensureTestClips(): Manifest {
   const manifest = join(CLIPS_DIR, 'manifest.json');
-  const fresh = existsSync(manifest) && SOURCES.every((s) => statSync(s).mtimeMs < statSync(manifest).mtimeMs) && existsSync(join(CLIPS_DIR, 'uhd-4k.mp4'));
+  const fresh = existsSync(manifest) && SOURCES.every((s) => statSync(s).mtimeMs < statSync(manifest).mtimeMs) && existsSync(join(CLIPS_DIR, 'uhd-4k.mp4')) && existsSync(join(CLIPS_DIR, 'rotated-landscape.mp4'));
   if (!fresh) {
     for (const t of ['ffmpeg', 'espeak-ng']) need(t);
     mkdirSync(CLIPS_DIR, { recursive: true });
@@ -50,6 +50,8 @@ export function ensureTestClips(): Manifest {
     ff('-f', 'lavfi', '-i', 'color=c=gray:s=64x64:r=25', '-frames:v', '0', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', join(CLIPS_DIR, 'zero-length.mp4'));
     writeFileSync(join(CLIPS_DIR, 'not-a-video.mp4'), 'This is a text file with a video extension.\n');
     execFileSync('bash', [resolve(ROOT, 'scripts/make-demo-clip.sh'), '--test-clips', CLIPS_DIR], { stdio: 'inherit' });
+    // a phone-style portrait clip: landscape-coded frames with a rotation in the container's display matrix
+    ff('-i', join(CLIPS_DIR, 'landscape-320x240.mp4'), '-c', 'copy', '-metadata:s:v:0', 'rotate=90', join(CLIPS_DIR, 'rotated-landscape.mp4'));
   }
   return JSON.parse(readFileSync(manifest, 'utf8')) as Manifest;
 }
