@@ -45,6 +45,11 @@ export function pruneSelection(checkpoints: readonly PruneCandidate[], runId: st
   return unpinned.slice(Math.max(0, keepLast)).map((c) => c.id);
 }
 
+/** A checkpoint write running in the background. */
+export interface PendingWrite {
+  written: Promise<CheckpointManifest | null>;
+}
+
 export interface AutosaverOptions {
   runId: string;
   datasetId?: string | null;
@@ -86,15 +91,18 @@ export class Autosaver {
     return this.writing;
   }
 
-  /** Saves when due; returns the background write (already running), or null when nothing was started. */
-  async afterStep(run: UnetTraining): Promise<Promise<CheckpointManifest | null> | null> {
+  /**
+   * Saves when due. Resolves once the state is read back, with the background write (already running; it
+   * resolves to null when it failed, see onError), or null when nothing was started.
+   */
+  async afterStep(run: UnetTraining): Promise<PendingWrite | null> {
     const now = { step: run.trainer.step, at: this.now() };
     if (this.writing || !autosaveDue(this.policy, this.last, now)) return null;
     return this.save(run, { auto: true });
   }
 
   /** Saves now (a manual save, or the last one before stopping); waits for a write in flight first. */
-  async save(run: UnetTraining, opts: { auto?: boolean; pinned?: boolean; label?: string } = {}): Promise<Promise<CheckpointManifest | null>> {
+  async save(run: UnetTraining, opts: { auto?: boolean; pinned?: boolean; label?: string } = {}): Promise<PendingWrite> {
     if (this.writing) await this.writing;
     const snapshot = await capture(run, { runId: this.opts.runId, datasetId: this.opts.datasetId ?? null, lossHistory: this.opts.lossHistory?.() });
     this.last = { step: run.trainer.step, at: this.now() };
@@ -115,7 +123,8 @@ export class Autosaver {
         if (this.writing === write) this.writing = null;
       });
     this.writing = write;
-    return write;
+    // Wrapped: an async function returning the promise itself would wait for the write.
+    return { written: write };
   }
 
   /** Waits for the write in flight (before closing, or after a device loss: host data is safe). */

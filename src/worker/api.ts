@@ -11,9 +11,11 @@ import type { Category } from '../gpu/memory/categories.ts';
 import type { LedgerSnapshot, PhaseStats } from '../gpu/memory/ledger.ts';
 import type { DatasetApi } from '../data/dataset-api.ts';
 import type { TrainingApi, TrainingEvent } from './training-api.ts';
+import type { CheckpointApi, CheckpointEvent } from './checkpoint-api.ts';
 
 export type { Category, DeviceLimits, LedgerSnapshot, LimitName, PhaseStats };
 export type * from './training-api.ts';
+export type * from './checkpoint-api.ts';
 
 /** What the engine's GPU is. */
 export interface DeviceReport {
@@ -52,7 +54,8 @@ export type EngineEvent =
   | { type: 'ledger'; snapshot: LedgerSnapshot }
   | { type: 'device-lost'; failure: EngineFailure }
   | { type: 'error'; failure: EngineFailure }
-  | TrainingEvent;
+  | TrainingEvent
+  | CheckpointEvent;
 
 export type EngineListener = (event: EngineEvent) => void;
 
@@ -80,6 +83,8 @@ export interface LabEngine {
   readonly datasets: DatasetApi;
   /** Training: presets, settings, the planner's verdict, and one run at a time (src/worker/training-api.ts). */
   readonly training: TrainingApi;
+  /** Checkpoints: autosave, save, restore, export and import (src/worker/checkpoint-api.ts). */
+  readonly checkpoints: CheckpointApi;
 }
 
 export const DEFAULT_BUDGET_BYTES = 4 * 1024 ** 3;
@@ -100,6 +105,9 @@ export type FailureCode =
   | 'bad-encoder'
   | 'does-not-fit'
   | 'training-state'
+  | 'storage-full'
+  | 'weights-mismatch'
+  | 'checkpoint-damaged'
   | 'internal';
 
 /**
@@ -132,6 +140,9 @@ export const FAILURE_TITLES: Record<FailureCode, string> = {
   'bad-encoder': 'This audio encoder cannot be used',
   'does-not-fit': 'This training run does not fit the budget',
   'training-state': 'Not possible right now',
+  'storage-full': 'Storage is full',
+  'weights-mismatch': 'The weights do not match the model',
+  'checkpoint-damaged': 'This checkpoint is damaged',
   'internal': 'Unexpected error',
 };
 

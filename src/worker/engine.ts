@@ -17,6 +17,8 @@ import {
 import { deviceLost, toFailure } from './failures.ts';
 import { throttle } from './throttle.ts';
 import { TrainingService } from './training-service.ts';
+import { CheckpointService } from './checkpoint-service.ts';
+import { CheckpointStore } from '../store/checkpoint-store.ts';
 
 export interface EngineOptions {
   /** Where the GPU comes from: navigator.gpu in the worker, Dawn in Node tests. */
@@ -24,6 +26,8 @@ export interface EngineOptions {
   /** False in a Worker served over plain http from a non-local host: navigator.gpu is then absent. */
   isSecureContext?: boolean;
   pushMs?: number;
+  /** Where checkpoints live: IndexedDB by default (the worker); memory or a directory in Node. */
+  checkpointStore?: () => Promise<CheckpointStore>;
 }
 
 /**
@@ -38,7 +42,26 @@ export class Engine implements LabEngine {
   private nextListener = 1;
   private readonly ledgerPush;
   readonly datasets = new DatasetService({ fail: failure, toFailure });
-  readonly training = new TrainingService({ runtime: () => this.runtime(), emit: (e) => this.emit(e) });
+  readonly training: TrainingService = new TrainingService({
+    runtime: () => this.runtime(),
+    emit: (e) => {
+      this.emit(e);
+      this.checkpoints.onTrainingEvent(e);
+    },
+    afterStep: (session, result) => this.checkpoints.afterStep(session, result),
+    beforeStart: (run, datasetId) => this.checkpoints.beforeStart(run, datasetId),
+  });
+  private checkpointStore: Promise<CheckpointStore> | null = null;
+  readonly checkpoints: CheckpointService = new CheckpointService({
+    training: this.training,
+    store: () => (this.checkpointStore ??= (this.opts.checkpointStore ?? (() => CheckpointStore.openIdb()))()).catch((e: unknown) => {
+      this.checkpointStore = null;
+      throw e;
+    }),
+    emit: (e) => this.emit(e),
+    // A new device after a loss, under the budget the user set.
+    reinit: () => this.init({ budgetBytes: this.rt?.ledger.budget }),
+  });
 
   constructor(private readonly opts: EngineOptions) {
     this.ledgerPush = throttle(() => this.rt && this.emit({ type: 'ledger', snapshot: this.rt.ledger.snapshot() }), opts.pushMs ?? LEDGER_PUSH_MS);

@@ -36,6 +36,8 @@ export interface TrainingHost {
   datasetClips?: (datasetId: string, frames: number) => Promise<ClipLatents[]>;
   /** Hooks for the session (validation, autosave). */
   afterStep?: SessionOptions['afterStep'];
+  /** Runs on a new run before its first step (a checkpoint restore, imported weights); a throw refuses the start. */
+  beforeStart?: (run: UnetTraining, datasetId: string | null) => Promise<void>;
 }
 
 /** The most steps one start() may ask for. */
@@ -105,6 +107,14 @@ export class TrainingService implements TrainingApi {
       }
       this.baseline = rt.ledger.snapshot().live;
       const run = new UnetTraining(rt, config, clips);
+      if (this.host.beforeStart) {
+        try {
+          await this.host.beforeStart(run, opts.datasetId ?? null);
+        } catch (e) {
+          run.dispose();
+          throw e;
+        }
+      }
       this.session = new TrainingSession(run, {
         steps,
         emit: (e) => this.host.emit(e),
