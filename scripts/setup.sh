@@ -3,7 +3,8 @@
 
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 SWIFTSHADER_ICD=/usr/lib/chromium/vk_swiftshader_icd.json
-APT_PACKAGES="chromium libvulkan1"
+# ffmpeg, espeak-ng and numpy make the demo and test clips (scripts/make-demo-clip.sh).
+APT_PACKAGES="chromium libvulkan1 ffmpeg espeak-ng python3-numpy"
 
 say() { printf '\033[1m%s\033[0m\n' "$*"; }
 
@@ -32,6 +33,9 @@ browser_missing() {
   [[ -x $CHROMIUM ]] || missing+=("$CHROMIUM")
   [[ -f $SWIFTSHADER_ICD ]] || missing+=("$SWIFTSHADER_ICD")
   { ldconfig -p 2>/dev/null || /sbin/ldconfig -p; } | grep -q 'libvulkan\.so\.1 ' || missing+=("libvulkan.so.1")
+  command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+  command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+  /usr/bin/python3 -c 'import numpy' 2>/dev/null || missing+=(python3-numpy)
   echo "${missing[*]}"
 }
 
