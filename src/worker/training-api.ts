@@ -69,8 +69,11 @@ export interface TrainingStatus {
   elapsedSeconds: number;
   config: TrainConfig | null;
   data: { kind: 'synthetic'; clips: number } | { kind: 'dataset'; datasetId: string; clips: number } | null;
-  /** The planner's peak for this run's configuration, and the ledger's peak since the run started. */
+  /** The planner's peak for one step of this run's configuration. */
   plannedPeak: number | null;
+  /** The ledger's peak over the run's first step: the planner's situation exactly (same buffers, empty pool). */
+  firstStepPeak: number | null;
+  /** The ledger's peak since the run started (later steps, checkpoint saves and validation included). */
   measuredPeak: number | null;
   ledger: LedgerSnapshot | null;
   /** Why the run failed (state 'failed'). */

@@ -7,7 +7,7 @@ import { fmtBytes } from '../gpu/memory/bytes.ts';
 import type { GpuRuntime } from '../gpu/runtime.ts';
 import { getPreset, PRESETS, type Preset } from '../nn/presets.ts';
 import { checkConfig, DEFAULT_TRAIN, type TrainConfig } from '../train/config.ts';
-import { fitTraining, planTraining, type PlanReport } from '../train/plan.ts';
+import { fitTraining, planningClips, planTraining, type PlanReport } from '../train/plan.ts';
 import type { ClipLatents } from '../train/sample.ts';
 import { syntheticClips } from '../train/synthetic-data.ts';
 import { UnetTraining } from '../train/unet-training.ts';
@@ -181,6 +181,7 @@ export class TrainingService implements TrainingApi {
       config: this.configured,
       data: null,
       plannedPeak: null,
+      firstStepPeak: null,
       measuredPeak: null,
       ledger,
       failure: null,
@@ -207,13 +208,14 @@ export class TrainingService implements TrainingApi {
 
   private async clipsFor(config: TrainConfig, datasetId: string | null): Promise<{ clips: ClipLatents[]; data: TrainingStatus['data'] }> {
     if (datasetId === null) {
-      const side = config.resolution / 8;
+      // Latents of the shape the planner plans with (the VAE's downsampling decides it).
+      const [channels, height, width] = planningClips(config)[0].shape;
       const clips = syntheticClips({
         clips: 4,
         frames: config.frames * 2 + 8,
-        latentChannels: 4,
-        height: side,
-        width: side,
+        latentChannels: channels,
+        height,
+        width,
         tokens: config.audioTokens,
         dim: config.audioDim,
         seed: config.seed,
@@ -224,9 +226,10 @@ export class TrainingService implements TrainingApi {
       throw failure('bad-request', 'Training on a dataset is not available yet: the dataset service cannot hand clips to the trainer.', 'Start without a dataset to train on synthetic clips.');
     const clips = await this.host.datasetClips(datasetId, config.frames);
     if (!clips.length) throw failure('bad-request', 'This dataset has no clip that can train the UNet.', 'Add a clip with a face and an audio track, and encode its latents.');
-    const [, h] = clips[0].shape;
-    if (h * 8 !== config.resolution)
-      throw failure('bad-request', `The dataset's latents are ${h}x${h} (${h * 8} px); the settings say ${config.resolution} px.`, `Set the resolution to ${h * 8}.`);
+    const [, h, w] = clips[0].shape;
+    const [, ph, pw] = planningClips(config)[0].shape;
+    if (h !== ph || w !== pw)
+      throw failure('bad-request', `The dataset's latents are ${h}x${w}; at ${config.resolution} px the model takes ${ph}x${pw}.`, 'Set the resolution to the dataset’s.');
     const [tokens, dim] = clips[0].audioShape;
     if (tokens !== config.audioTokens || dim !== config.audioDim)
       throw failure(
@@ -241,7 +244,7 @@ export class TrainingService implements TrainingApi {
 /** A preset's training defaults: LatentSync's sample shape for the real presets, a toy one for the tiny ones. */
 export function presetDefaults(p: Preset): TrainConfig {
   const latentsync = p.name.startsWith('latentsync');
-  return {
+  const c: TrainConfig = {
     ...DEFAULT_TRAIN,
     preset: p.name,
     resolution: p.resolution,
@@ -250,15 +253,23 @@ export function presetDefaults(p: Preset): TrainConfig {
     audioDim: Number(p.config.cross_attention_dim ?? 384),
     ...(latentsync ? {} : { lr: 1e-3, weightDecay: 0 }),
   };
+  // The resolution whose latents are the UNet's sample_size, through the preset's VAE.
+  const sample = Number(p.config.sample_size);
+  if (sample > 0) c.resolution = sample * latentFactor(c);
+  return c;
 }
 
-const RESOLUTIONS = [32, 64, 96, 128, 192, 256, 320, 384, 448, 512, 640, 768, 1024];
+/** Pixels per latent: the VAE's downsampling, as the planner lays the latents out. */
+const latentFactor = (c: TrainConfig): number => c.resolution / planningClips(c)[0].shape[1];
 
-/** Pixel sizes whose latents (1/8) halve cleanly through every down block of the preset's UNet. */
+const RESOLUTIONS = [16, 32, 48, 64, 96, 128, 192, 256, 320, 384, 448, 512, 640, 768, 1024];
+
+/** Pixel sizes whose latents halve cleanly through every down block of the preset's UNet. */
 function resolutionsOf(p: Preset): number[] {
+  const factor = latentFactor(presetDefaults(p));
   const levels = ((p.config.block_out_channels as number[] | undefined) ?? [0]).length;
-  const step = 8 * 2 ** (levels - 1);
-  return RESOLUTIONS.filter((r) => r % step === 0 && r <= 4 * Math.max(p.resolution, 256));
+  const step = factor * 2 ** (levels - 1);
+  return RESOLUTIONS.filter((r) => r % step === 0 && r <= Math.max(4 * p.resolution, 256));
 }
 
 /** Settings from the UI as a checked TrainConfig; what cannot work is refused with what to change. */

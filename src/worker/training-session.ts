@@ -40,6 +40,7 @@ export class TrainingSession {
   private durations: number[] = [];
   private elapsedMs = 0;
   private failure: EngineFailure | null = null;
+  private firstStepPeak: number | null = null;
   private pauseRequested = false;
   private stopRequested = false;
   private wake: (() => void) | null = null;
@@ -126,6 +127,7 @@ export class TrainingSession {
       config: this.run.config,
       data: this.opts.data,
       plannedPeak: this.opts.plannedPeak,
+      firstStepPeak: this.firstStepPeak,
       measuredPeak: snapshot.peak,
       ledger: snapshot,
       failure: this.failure,
@@ -171,6 +173,7 @@ export class TrainingSession {
     try {
       result = await this.run.step();
       this.iterations++;
+      if (this.iterations === 1) this.firstStepPeak = ledger.snapshot().peak;
       if (this.opts.afterStep) await this.opts.afterStep(this, result);
     } finally {
       off();

@@ -4,8 +4,8 @@ import type { EngineEvent, EngineFailure, LossPoint, MemorySample, RunState, Tra
 import { Engine } from '../../src/worker/engine.ts';
 
 const MiB = 1024 * 1024;
-// The smallest run that still has every block type: unet-tiny at 32 px (4x4 latents), one frame.
-const TINY: TrainSettings = { preset: 'unet-tiny', resolution: 32, frames: 1 };
+// The smallest run that still has every block type: unet-tiny at 16 px (8x8 latents through vae-tiny), one frame.
+const TINY: TrainSettings = { preset: 'unet-tiny', resolution: 16, frames: 1 };
 const STEPS = 3;
 
 async function rejection(p: Promise<unknown>): Promise<EngineFailure> {
@@ -44,11 +44,11 @@ describe('engine.training (Engine on Dawn, unet-tiny)', { timeout: 600_000 }, ()
     expect(presets.map((p) => p.name)).toEqual(expect.arrayContaining(['unet-tiny', 'latentsync-stage1-256', 'latentsync-stage1-512']));
     expect(presets.map((p) => p.name)).not.toContain('vae-tiny');
     const tiny = presets.find((p) => p.name === 'unet-tiny')!;
-    expect(tiny.resolutions).toEqual(expect.arrayContaining([32, 64]));
-    expect(tiny.defaults).toMatchObject({ resolution: 64, frames: 2, batch: 1, microBatch: 1, audioDim: 16 });
+    expect(tiny.resolutions).toEqual(expect.arrayContaining([16, 32, 64]));
+    expect(tiny.defaults).toMatchObject({ resolution: 16, frames: 2, batch: 1, microBatch: 1, audioDim: 16 });
 
     const config = await engine.training.configure({ ...TINY, batch: 4 });
-    expect(config).toMatchObject({ preset: 'unet-tiny', resolution: 32, frames: 1, batch: 4, microBatch: 4, audioTokens: 4, audioDim: 16 });
+    expect(config).toMatchObject({ preset: 'unet-tiny', resolution: 16, frames: 1, batch: 4, microBatch: 4, audioTokens: 4, audioDim: 16 });
 
     const bad = await rejection(engine.training.configure({ preset: 'unet-tiny', batch: 3, microBatch: 2 }));
     expect(bad).toMatchObject({ code: 'bad-request', message: 'Batch 3 must be a multiple of the micro-batch 2.' });
@@ -74,7 +74,7 @@ describe('engine.training (Engine on Dawn, unet-tiny)', { timeout: 600_000 }, ()
     const before = await engine.ledger();
     const refused = await rejection(engine.training.start({ steps: 1, settings: TINY }));
     expect(refused.code).toBe('does-not-fit');
-    expect(refused.message).toMatch(/^unet-tiny at 32 px, 1 frame, batch 1, checkpointing off, f32 does not fit/);
+    expect(refused.message).toMatch(/^unet-tiny at 16 px, 1 frame, batch 1, checkpointing off, f32 does not fit/);
     expect((await engine.ledger()).live).toBe(before.live);
     await engine.setBudget(256 * MiB);
   });
@@ -103,8 +103,14 @@ describe('engine.training (Engine on Dawn, unet-tiny)', { timeout: 600_000 }, ()
     const done = await engine.training.status();
     expect(done).toMatchObject({ state: 'done', step: STEPS, iterations: STEPS, loss: straight.at(-1), etaSeconds: null });
     expect(done.itPerSec).toBeGreaterThan(0);
-    // The planner's one step and the measured run allocate the same buffers.
-    expect(Math.abs(done.measuredPeak! - done.plannedPeak!) / done.plannedPeak!).toBeLessThan(0.1);
+    // The planner's one step and the run's first step allocate the same buffers: the same peak.
+    expect(done.firstStepPeak).toBe(done.plannedPeak);
+    // Later steps stay close (the pool's reuse differs a little); the whole run's peak includes the
+    // checkpoint written when it ends.
+    const near = (bytes: number) => Math.abs(bytes - done.plannedPeak!) / done.plannedPeak!;
+    expect(near(done.ledger!.phases['train-step'].peak)).toBeLessThan(0.1);
+    expect(near(done.ledger!.phases.optimizer.peak)).toBeLessThan(0.1);
+    expect(done.measuredPeak).toBeGreaterThanOrEqual(done.plannedPeak!);
     // The run's memory is released when it ends.
     expect(done.ledger).toMatchObject({ live: live0, pooled: 0 });
 
