@@ -111,7 +111,7 @@ function attentionCase(name: string, B: number, nq: number, nk: number, heads: n
 /** Sizes per scale: tiny for the harness test, default for a few minutes on SwiftShader, full for real GPUs. */
 const SIZES = {
   tiny: { g: 32, img: 8, ch: 8, n: 1024, tok: [16], cross: [16, 8], hd: [1, 8], gnF: 2 },
-  default: { g: 256, img: 32, ch: 32, n: 1 << 18, tok: [256, 1024], cross: [1024, 50], hd: [2, 32], gnF: 4 },
+  default: { g: 256, img: 32, ch: 32, n: 1 << 18, tok: [256, 512], cross: [1024, 50], hd: [2, 32], gnF: 4 },
   full: { g: 1024, img: 64, ch: 128, n: 1 << 22, tok: [256, 1024, 4096], cross: [4096, 77], hd: [8, 40], gnF: 8 },
 };
 

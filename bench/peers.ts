@@ -1,0 +1,118 @@
+/**
+ * `npm run bench -- peers [--scale tiny|default|full] [--only id,id] [--peers ort,tf.js,jax] [--repeats N] [--json]`
+ *
+ * Issue 11's comparison in one Chromium page on one adapter (SwiftShader here): ours vs ONNX Runtime Web
+ * (WebGPU EP), TensorFlow.js (WebGPU backend) and jax-js (WebGPU), same inputs, outputs checked against
+ * ours. Builds bench/peers/index.html with the app's Vite config, serves it, drives Debian's chromium with
+ * the browser tests' flags (tests/browser/chromium.ts). Writes bench/results/<date>-peers-<adapter>.json
+ * and bench/results/peers.md.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { build, preview } from 'vite';
+import type { Args } from '../src/cli/args.ts';
+import { launchChromium } from '../tests/browser/chromium.ts';
+import { ROOT } from '../tools/serve.ts';
+import { fmt, header, latestPerAdapter, table, writeJson, writeMarkdown, type ResultsHeader } from './lib/results.ts';
+import { analyse } from './peers/analysis.ts';
+import type { PeerBenchConfig, PeerBenchResult } from './peers/types.ts';
+
+export interface PeersFile extends ResultsHeader, PeerBenchResult {
+  scale: string;
+  tolerance: number;
+  /** Per row that is behind a peer (or a target): why, from what was measured, and what would close it. */
+  analysis: string[];
+}
+
+/** Builds and serves the page, runs it in chromium; the page's console goes to `log`. */
+export async function runPeersPage(cfg: PeerBenchConfig, log: (s: string) => void = console.log): Promise<PeerBenchResult> {
+  const outDir = await mkdtemp(join(tmpdir(), 'latent-lab-peers-'));
+  try {
+    await build({
+      root: ROOT,
+      logLevel: 'warn',
+      publicDir: false,
+      build: { outDir, emptyOutDir: true, sourcemap: false, rolldownOptions: { input: resolve(ROOT, 'bench/peers/index.html') } },
+    });
+    const server = await preview({ root: ROOT, logLevel: 'warn', build: { outDir }, preview: { host: '127.0.0.1', port: 4373, strictPort: false, open: false } });
+    const url = server.resolvedUrls?.local[0];
+    if (!url) throw new Error('the preview server did not report its address');
+    const browser = await launchChromium();
+    try {
+      const page = browser.page;
+      page.setDefaultTimeout(0);
+      page.on('console', (m) => log(`${m.type() === 'error' ? '[page error] ' : ''}${m.text()}`));
+      page.on('pageerror', (e) => log(`[page error] ${e.message}`));
+      await page.goto(`${url}bench/peers/index.html`);
+      await page.waitForFunction(() => (window as unknown as { peerBenchReady?: boolean }).peerBenchReady === true, null, { timeout: 60_000 });
+      return await page.evaluate((c) => (window as unknown as { peerBench: (c: PeerBenchConfig) => Promise<PeerBenchResult> }).peerBench(c), cfg);
+    } finally {
+      await browser.close();
+      await server.close();
+    }
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
+}
+
+export async function run(args: Args): Promise<void> {
+  const cfg: PeerBenchConfig = {
+    scale: args.str('scale', 'default')!,
+    warmup: args.num('warmup', 1)!,
+    repeats: args.num('repeats', 5)!,
+    minRepeats: args.num('min-repeats', 3)!,
+    budgetMs: args.num('budget-ms', 4000)!,
+    tolerance: args.num('tolerance', 1e-3)!,
+    peers: args.str('peers')?.toLowerCase().split(','),
+    only: args.str('only')?.split(','),
+  };
+  const quiet = args.bool('json');
+  const result = await runPeersPage(cfg, quiet ? () => {} : console.log);
+  const version = /Chrome\/([\d.]+)/.exec(result.userAgent)?.[1] ?? '?';
+  const file: PeersFile = { ...header('peers', result.adapter, `chromium ${version}`, `wall (ours also ${result.timing})`), scale: cfg.scale, tolerance: cfg.tolerance, ...result, analysis: [] };
+  file.analysis = analyse(file);
+  const dir = args.str('out') ? new URL(`file://${args.str('out')!.replace(/\/?$/, '/')}`) : undefined;
+  const path = writeJson('peers', result.adapter, file, dir);
+  writeMarkdown('peers', renderPeers(latestPerAdapter<PeersFile>('peers', dir)), dir);
+  if (quiet) console.log(JSON.stringify(file, null, 1));
+  else console.log(`wrote ${path.pathname}`);
+}
+
+export function renderPeers(files: PeersFile[]): string {
+  const out = [
+    '# Ours vs ONNX Runtime Web, TensorFlow.js and jax-js',
+    '',
+    '`npm run bench -- peers`: one Chromium page, one adapter, the same inputs for every library. Each cell is the peer\'s time over ours',
+    '(above 1.00x: ours is faster), wall time from the run to the library\'s own GPU completion, median of repeats after a warm-up. A peer\'s',
+    'output is checked against ours first (scaled max error within the tolerance); a mismatch is marked ✗ and does not count.',
+    'fwd+bwd rows time the forward and the gradients of every input. Targets (issue 11): ≥ 1.0x ORT, ≥ 1.5x TF.js.',
+    '',
+  ];
+  for (const f of files) {
+    const names = Object.keys(f.peers);
+    out.push(`## ${f.adapter} (${f.host}, ${f.date.slice(0, 10)}, scale ${f.scale}, load ${f.load})`, '');
+    out.push(`Peers: ${Object.entries(f.peers).map(([n, v]) => `${n} ${v}`).join(', ')}.${Object.keys(f.skipped).length ? ` Not run: ${Object.entries(f.skipped).map(([n, w]) => `${n} (${w})`).join('; ')}.` : ''}`, '');
+    out.push(
+      table(
+        ['row', 'mode', 'ours ms', 'ours GFLOP/s', ...names.map((n) => `vs ${n}`)],
+        f.rows.map((r) => [
+          r.id,
+          r.mode === 'fwd' ? 'fwd' : 'fwd+bwd',
+          fmt.ms(r.ours.wallMs),
+          fmt.rate(r.flops / r.ours.wallMs / 1e6),
+          ...names.map((n) => {
+            const c = r.peers[n];
+            if (!c || c.skipped) return c?.skipped?.includes('does not train') ? 'n/a' : '–';
+            return `${fmt.ratio(c.speedup)} (${fmt.ms(c.wallMs)} ms)${c.ok ? '' : ' ✗'}`;
+          }),
+        ]),
+      ),
+      '',
+    );
+    const notes = f.rows.flatMap((r) => Object.entries(r.peers).filter(([, c]) => c.skipped && !c.skipped.includes('does not train')).map(([n, c]) => `- ${r.id} ${r.mode}, ${n}: ${c.skipped}`));
+    if (notes.length) out.push('Not run:', '', ...notes, '');
+    if (f.analysis.length) out.push('### Where we are behind, and why', '', ...f.analysis.map((a) => `- ${a}`), '');
+  }
+  return out.join('\n');
+}
