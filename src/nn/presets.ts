@@ -76,7 +76,7 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     name: 'unet-tiny',
     kind: 'unet',
     description: 'every block type of the stage-1 UNet at toy width (tests, demo)',
-    resolution: 64,
+    resolution: 16,
     config: {
       ...LATENTSYNC_STAGE1,
       block_out_channels: [32, 64],

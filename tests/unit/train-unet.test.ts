@@ -11,7 +11,7 @@ import { testRuntime } from '../helpers/gpu.ts';
 const tiny = (over: Partial<TrainConfig> = {}): TrainConfig => ({
   ...DEFAULT_TRAIN,
   preset: 'unet-tiny',
-  resolution: 64,
+  resolution: 16,
   frames: 2,
   audioTokens: 3,
   audioDim: 16,
