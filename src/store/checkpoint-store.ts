@@ -162,7 +162,13 @@ export class CheckpointStore {
   static async openIdb(name = CHECKPOINT_DB): Promise<CheckpointStore> {
     const store = new CheckpointStore(await IdbCheckpointBackend.open(name));
     await store.gc();
+    void store.persist(); // ask once; the browser decides (and may ask the user)
     return store;
+  }
+
+  /** IndexedDB where it exists (browsers, workers), memory elsewhere (Node: nothing outlives the process). */
+  static openDefault(): Promise<CheckpointStore> {
+    return typeof globalThis.indexedDB === 'undefined' ? Promise.resolve(CheckpointStore.memory()) : CheckpointStore.openIdb();
   }
 
   static memory(opts?: { partBytes?: number; batchBytes?: number }): CheckpointStore {

@@ -29,6 +29,8 @@ export const ADAM_STEP = 'optimizer/step';
 
 /** Readback batches stay under this (and under half of what the budget leaves free). */
 export const READBACK_BATCH_BYTES = 64 * 1024 * 1024;
+/** Smallest readback batch when the ledger's peak leaves less room (more round trips, same data). */
+export const MIN_READBACK_BYTES = 1024 * 1024;
 
 /** The small, JSON-safe part of a checkpoint. */
 export interface TrainingState {
@@ -158,10 +160,19 @@ export async function readBack(rt: GpuRuntime, tensors: readonly Tensor[], batch
   return out.map((o, i) => o ?? new Float32Array(tensors[i].numel));
 }
 
+/**
+ * The readback batch: at most `wanted`, at most half of what the budget leaves, and, so that a checkpoint
+ * does not raise the run's measured peak above the planned one, within the ledger's peak so far (pooled
+ * buffers are released to make that room; the next step allocates them again).
+ */
 function readbackLimit(rt: GpuRuntime, wanted = READBACK_BATCH_BYTES): number {
-  const { budget } = rt.ledger;
-  const free = Number.isFinite(budget) ? (budget - rt.ledger.snapshot().live) / 2 : wanted;
-  return Math.max(1024, Math.floor(Math.min(wanted, free) / 4) * 4);
+  const ledger = rt.ledger;
+  const s = ledger.snapshot();
+  let limit = Math.min(wanted, Number.isFinite(s.budget) ? (s.budget - s.live) / 2 : wanted);
+  const room = s.peak - ledger.held;
+  if (limit > room && s.pooled > 0) ledger.trim(Math.max(0, s.pooled - (limit - room)));
+  limit = Math.min(limit, Math.max(MIN_READBACK_BYTES, s.peak - ledger.held));
+  return Math.max(1024, Math.floor(limit / 4) * 4);
 }
 
 /** The checkpoint and the run differ: listed, never guessed. */

@@ -41,6 +41,8 @@ interface CurrentRun {
   requested: { opts: { label?: string; pinned?: boolean }; resolve: (m: CheckpointManifest) => void; reject: (e: unknown) => void }[];
   /** The step of the last save started, so stopping or finishing does not save the same step twice. */
   savedStep: number;
+  /** During afterStep: the step's loss, which the session records only after the hook. */
+  stepPoint: LossPoint | null;
 }
 
 export class CheckpointService implements CheckpointApi {
@@ -80,13 +82,22 @@ export class CheckpointService implements CheckpointApi {
       onSaved: (m) => this.host.emit({ type: 'checkpoint-saved', checkpoint: info(m) }),
       onError: (e) => this.host.emit({ type: 'checkpoint-failed', failure: checkpointFailure(e) }),
     });
-    this.current = { run, runId, datasetId, before, autosaver, requested: [], savedStep: run.trainer.step };
+    this.current = { run, runId, datasetId, before, autosaver, requested: [], savedStep: run.trainer.step, stepPoint: null };
   }
 
   /** After every step: manual saves asked for, autosave when due, and a last save when the run ends. */
-  async afterStep(session: TrainingSession, _result: StepResult): Promise<void> {
+  async afterStep(session: TrainingSession, result: StepResult): Promise<void> {
     const cur = this.current;
     if (!cur || cur.run !== session.run) return;
+    cur.stepPoint = { step: result.step, loss: result.loss };
+    try {
+      await this.saveIfDue(session, cur);
+    } finally {
+      cur.stepPoint = null;
+    }
+  }
+
+  private async saveIfDue(session: TrainingSession, cur: CurrentRun): Promise<void> {
     const step = session.run.trainer.step;
     const requested = cur.requested.splice(0);
     for (const r of requested) {
@@ -278,7 +289,8 @@ export class CheckpointService implements CheckpointApi {
     const cur = this.current;
     const session = this.host.training.session;
     const now = session && session.run === run ? session.history().loss.map((p) => ({ step: p.step, loss: p.loss })) : [];
-    return [...(cur && cur.run === run ? cur.before : []), ...now];
+    if (!cur || cur.run !== run) return now;
+    return [...cur.before, ...now, ...(cur.stepPoint ? [cur.stepPoint] : [])];
   }
 }
 

@@ -26,7 +26,7 @@ export interface EngineOptions {
   /** False in a Worker served over plain http from a non-local host: navigator.gpu is then absent. */
   isSecureContext?: boolean;
   pushMs?: number;
-  /** Where checkpoints live: IndexedDB by default (the worker); memory or a directory in Node. */
+  /** Where checkpoints live: IndexedDB where it exists (the worker), else memory; a directory store in Node if given. */
   checkpointStore?: () => Promise<CheckpointStore>;
 }
 
@@ -54,7 +54,7 @@ export class Engine implements LabEngine {
   private checkpointStore: Promise<CheckpointStore> | null = null;
   readonly checkpoints: CheckpointService = new CheckpointService({
     training: this.training,
-    store: () => (this.checkpointStore ??= (this.opts.checkpointStore ?? (() => CheckpointStore.openIdb()))()).catch((e: unknown) => {
+    store: () => (this.checkpointStore ??= (this.opts.checkpointStore ?? CheckpointStore.openDefault)()).catch((e: unknown) => {
       this.checkpointStore = null;
       throw e;
     }),
