@@ -1,11 +1,17 @@
 import { css, html, LitElement } from 'lit';
 import type { DeviceReport, EngineEvent, EngineFailure, LedgerSnapshot, SelfTestResult } from '../worker/api.ts';
 import './device-panel.ts';
+import './coming-panel.ts';
 import { asFailure, startEngine, type EngineClient } from './engine-client.ts';
 import './error-banner.ts';
 import './first-run-hint.ts';
+import './loss-chart.ts';
 import './memory-panel.ts';
+import './run-panel.ts';
 import { tokens } from './styles.ts';
+import './train-settings.ts';
+import { TrainingController } from './training-controller.ts';
+import './training-memory.ts';
 
 const BUDGET_KEY = 'latent-lab.budget-bytes';
 
@@ -28,6 +34,8 @@ export class LabApp extends LitElement {
   declare failures: EngineFailure[];
   declare budgetError: string | null;
   private client: EngineClient | null = null;
+  /** Settings, verdict, run status, losses and memory samples of training. */
+  private training = new TrainingController(this, (f) => this.fail(f, false));
 
   constructor() {
     super();
@@ -101,6 +109,12 @@ export class LabApp extends LitElement {
         gap: 16px;
         align-items: start;
       }
+      .stack {
+        display: grid;
+        grid-template-columns: minmax(0, 1fr);
+        gap: 16px;
+        min-width: 0;
+      }
       @media (max-width: 860px) {
         .wrap {
           padding: 12px 12px 32px;
@@ -147,7 +161,61 @@ export class LabApp extends LitElement {
             .failed=${this.status === 'failed'}
             @budget-change=${this.changeBudget}
           ></memory-panel>
+          ${this.renderTraining()}
         </main>
+      </div>
+    `;
+  }
+
+  private renderTraining() {
+    const t = this.training;
+    return html`
+      <train-settings
+        .presets=${t.presets}
+        .settings=${t.settings}
+        .budget=${this.ledger?.budget ?? 0}
+        .budgetError=${this.budgetError}
+        .verdict=${t.verdict}
+        .suggestion=${t.suggestion}
+        .planning=${t.planning}
+        .planError=${t.planError}
+        .running=${t.running}
+        @settings-change=${(e: CustomEvent) => t.change(e.detail)}
+        @budget-change=${this.changeBudget}
+        @apply-suggestion=${() => t.applySuggestion()}
+      ></train-settings>
+      <div class="stack">
+        <run-panel
+          .status=${t.status}
+          .steps=${t.steps}
+          .ready=${t.ready && this.status === 'ready'}
+          .fits=${t.planning || t.planError ? null : (t.verdict?.fits ?? null)}
+          .call=${t.call}
+          @steps-change=${(e: CustomEvent<number>) => t.setSteps(e.detail)}
+          @run-start=${t.start}
+          @run-pause=${t.pause}
+          @run-resume=${t.resume}
+          @run-stop=${t.stop}
+        ></run-panel>
+        <loss-chart .points=${t.loss} .version=${t.version}></loss-chart>
+        <training-memory .status=${t.status} .samples=${t.memory} .version=${t.version} .settingsPeak=${t.verdict?.peak ?? null}></training-memory>
+      </div>
+      <coming-panel
+        data-testid="slot-clips"
+        heading="Clips"
+        note="Drop video clips of a speaking face to build a dataset: thumbnails, the crop box and mask, each clip's status. Until then, runs train on synthetic clips."
+      ></coming-panel>
+      <div class="stack">
+        <coming-panel
+          data-testid="slot-validation"
+          heading="Validation"
+          note="Ground truth next to generated frames, the mouth enlarged, and PSNR, decoded in tiles inside the budget at each validation step."
+        ></coming-panel>
+        <coming-panel
+          data-testid="slot-checkpoints"
+          heading="Checkpoints"
+          note="Runs saved in this browser: restore, pin, delete, export .safetensors or .pt, import; storage use and quota."
+        ></coming-panel>
       </div>
     `;
   }
@@ -161,6 +229,7 @@ export class LabApp extends LitElement {
       this.selfTest = await client.engine.selfTest();
       this.ledger = await client.engine.ledger();
       this.status = 'ready';
+      void this.training.connect(client.engine);
     } catch (e) {
       this.fail(asFailure(e));
     }
@@ -181,7 +250,10 @@ export class LabApp extends LitElement {
   }
 
   private onEvent(e: EngineEvent) {
-    if (e.type === 'ledger') this.ledger = e.snapshot;
+    if (e.type === 'ledger') {
+      this.ledger = e.snapshot;
+      this.training.onLedger(e.snapshot);
+    } else if (e.type.startsWith('train-')) this.training.onEvent(e);
     else if (e.type === 'device-lost' || e.type === 'error') this.fail(e.failure, e.type === 'device-lost');
   }
 

@@ -180,6 +180,8 @@ export class TrainingSession {
     }
     const ms = this.now() - t0;
     this.elapsedMs += ms;
+    // The first step compiles the kernels (a minute on a software adapter): it says nothing of the pace.
+    if (this.iterations === 2) this.durations = [];
     this.durations.push(ms);
     if (this.durations.length > RATE_WINDOW) this.durations.shift();
     this.lastLoss = result.loss;
