@@ -22,11 +22,11 @@ export async function run(args: Args): Promise<void> {
 }
 
 export function renderCeiling(files: CeilingFile[]): string {
-  const out = ['# Adapter ceiling', '', 'FMA throughput and copy bandwidth measured in WGSL (bench/suites/ceiling.ts); median of repeats after a warm-up.', ''];
+  const out = ['# Adapter ceiling', '', 'FMA throughput, copy bandwidth and the cost of a workgroup barrier, measured in WGSL (bench/suites/ceiling.ts); median of repeats after a warm-up.', ''];
   for (const f of files) {
     out.push(`## ${f.adapter} (${f.host}, ${f.date.slice(0, 10)}, ${f.method}, load ${f.load})`, '');
     out.push(table(['what', 'ms', 'rate'], f.ceiling.details.map((d) => [d.what, fmt.ms(d.ms), `${fmt.rate(d.rate)} ${d.unit}`])));
-    out.push('', `Ceiling used by the other suites: **${fmt.rate(f.ceiling.gflops)} GFLOP/s**, **${fmt.rate(f.ceiling.gbps)} GB/s**.`, '');
+    out.push('', `Ceiling used by the other suites: **${fmt.rate(f.ceiling.gflops)} GFLOP/s**, **${fmt.rate(f.ceiling.gbps)} GB/s**; a workgroup barrier costs **${fmt.rate(f.ceiling.barrierUs)} µs**.`, '');
   }
   return out.join('\n');
 }

@@ -1,9 +1,13 @@
 /**
- * `npm run bench -- ops [--json] [--scale tiny|default|full] [--only name,name] [--repeats N]`: forward and
+ * `npm run bench -- ops [--json] [--scale tiny|default|full] [--only name,name] [--repeats N] [--tuned]`: forward and
  * backward time of each op (issue 3) on the current adapter, as fractions of the adapter's ceiling measured
  * in the same run. Writes bench/results/<date>-ops-<adapter>.json and bench/results/ops.md.
  */
 import type { Args } from '../src/cli/args.ts';
+import { conv2dTiles } from '../src/tensor/ops/conv2d.ts';
+import { matmulTiles } from '../src/tensor/ops/matmul.ts';
+import { autotune } from './lib/autotune.ts';
+import { fileStore } from './lib/autotune-file.ts';
 import { measureFlags, nodeBench } from './lib/node-device.ts';
 import { fmt, header, latestPerAdapter, table, writeJson, writeMarkdown, type ResultsHeader } from './lib/results.ts';
 import { measureCeiling, type CeilingResult } from './suites/ceiling.ts';
@@ -12,6 +16,8 @@ import { runOps, type OpRow } from './suites/ops.ts';
 
 export interface OpsFile extends ResultsHeader {
   scale: Scale;
+  /** The GEMM tiles the run used (the defaults, or the autotune's with --tuned). */
+  tiles: Record<string, { WG_X: number; WG_Y: number; TK: number }>;
   ceiling: CeilingResult;
   rows: OpRow[];
 }
@@ -21,6 +27,8 @@ export async function run(args: Args): Promise<void> {
   const scale = (args.str('scale', 'default') as Scale);
   const flags = measureFlags(args);
   const quiet = args.bool('json');
+  const tuned = args.bool('tuned') ? await autotune(rt, timer, adapter, { store: fileStore() }) : null;
+  if (tuned && !quiet) console.log(`tiles from the autotune (${tuned.source}): ${Object.entries(tuned.kernels).map(([k, t]) => `${k} ${JSON.stringify(t.best)}`).join(', ')}`);
   const ceiling = await measureCeiling(rt, timer, { ...flags, size: scale === 'tiny' ? 0.05 : 1 });
   if (!quiet) console.log(`ceiling: ${fmt.rate(ceiling.gflops)} GFLOP/s, ${fmt.rate(ceiling.gbps)} GB/s (${timer.method})`);
   const rows = await runOps(rt, timer, ceiling, {
@@ -29,7 +37,8 @@ export async function run(args: Args): Promise<void> {
     only: args.str('only')?.split(','),
     onRow: (r) => quiet || console.log(`${r.name.padEnd(28)} fwd ${fmt.ms(r.fwd.ms).padStart(7)} ms ${fmt.pct(r.fwd.ofCeiling).padStart(6)}   bwd ${fmt.ms(r.bwd?.ms).padStart(7)} ms ${fmt.pct(r.bwd?.ofCeiling).padStart(6)}`),
   });
-  const file: OpsFile = { ...header('ops', adapter, 'node (Dawn)', timer.method), scale, ceiling, rows };
+  const tiles = { matmul: { ...matmulTiles }, conv2d: { ...conv2dTiles } };
+  const file: OpsFile = { ...header('ops', adapter, 'node (Dawn)', timer.method), scale, tiles, ceiling, rows };
   const dir = args.str('out') ? new URL(`file://${args.str('out')!.replace(/\/?$/, '/')}`) : undefined;
   const path = writeJson('ops', adapter, file, dir);
   writeMarkdown('ops', renderOps(latestPerAdapter<OpsFile>('ops', dir)), dir);
@@ -51,7 +60,7 @@ export function renderOps(files: OpsFile[]): string {
     out.push(
       `## ${f.adapter} (${f.host}, ${f.date.slice(0, 10)}, scale ${f.scale}, ${f.method}, load ${f.load})`,
       '',
-      `Ceiling: ${fmt.rate(f.ceiling.gflops)} GFLOP/s, ${fmt.rate(f.ceiling.gbps)} GB/s.`,
+      `Ceiling: ${fmt.rate(f.ceiling.gflops)} GFLOP/s, ${fmt.rate(f.ceiling.gbps)} GB/s. GEMM tiles: ${Object.entries(f.tiles ?? {}).map(([k, t]) => `${k} ${t.WG_X}x${t.WG_Y} TK ${t.TK}`).join(', ')}.`,
       '',
       table(
         ['op', 'shape', 'fwd ms', 'fwd GFLOP/s', 'fwd GB/s', 'fwd of ceiling', 'bwd ms', 'bwd GFLOP/s', 'bwd of ceiling'],

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- peers [--scale tiny|default|full] [--only id,id] [--peers ort,tf.js,jax] [--repeats N] [--json]`
+ * `npm run bench -- peers [--scale tiny|default|full] [--only id,id] [--peers ort,tf.js,jax] [--repeats N] [--tuned] [--json]`
  *
  * Issue 11's comparison in one Chromium page on one adapter (SwiftShader here): ours vs ONNX Runtime Web
  * (WebGPU EP), TensorFlow.js (WebGPU backend) and jax-js (WebGPU), same inputs, outputs checked against
@@ -59,13 +59,14 @@ export async function runPeersPage(cfg: PeerBenchConfig, log: (s: string) => voi
 export async function run(args: Args): Promise<void> {
   const cfg: PeerBenchConfig = {
     scale: args.str('scale', 'default')!,
-    warmup: args.num('warmup', 1)!,
+    warmup: args.num('warmup', 2)!,
     repeats: args.num('repeats', 5)!,
     minRepeats: args.num('min-repeats', 3)!,
     budgetMs: args.num('budget-ms', 4000)!,
     tolerance: args.num('tolerance', 1e-3)!,
     peers: args.str('peers')?.toLowerCase().split(','),
     only: args.str('only')?.split(','),
+    autotune: args.bool('tuned'),
   };
   const quiet = args.bool('json');
   const result = await runPeersPage(cfg, quiet ? () => {} : console.log);

@@ -33,8 +33,8 @@ export class OursPeer implements Peer {
   timer!: GpuTimer;
   adapter = '';
 
-  async init(): Promise<void> {
-    const ctx = await acquireDevice(navigator.gpu);
+  async init(gpu: GPU | undefined = globalThis.navigator?.gpu): Promise<void> {
+    const ctx = await acquireDevice(gpu);
     this.rt = GpuRuntime.forDevice(ctx);
     this.timer = new GpuTimer(ctx.device);
     this.adapter = ctx.report.name;

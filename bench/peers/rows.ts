@@ -83,7 +83,8 @@ export function peerRows(scale: PeerScale = 'default'): PeerRow[] {
     row('conv3x3 32ch 64x64 (320 scaled)', { kind: 'conv3x3', n: 1, cin: 32, h: 64, w: 64, cout: 32 }, false),
     row('group_norm [2,64,32,32] g32', { kind: 'group_norm', n: 2, c: 64, h: 32, w: 32, groups: 32, eps: 1e-5 }, true),
     row('attention self 256, 2x32', { kind: 'attention', B: 1, nq: 256, nk: 256, heads: 2, D: 32 }, true),
-    row('attention self 1024, 2x32', { kind: 'attention', B: 1, nq: 1024, nk: 1024, heads: 2, D: 32 }, true),
+    row('attention self 512, 2x32', { kind: 'attention', B: 1, nq: 512, nk: 512, heads: 2, D: 32 }, true),
+    row('attention self 1024, 2x32', { kind: 'attention', B: 1, nq: 1024, nk: 1024, heads: 2, D: 32 }, false),
     row('attention cross 1024x50, 2x32', { kind: 'attention', B: 1, nq: 1024, nk: 50, heads: 2, D: 32 }, true),
   ];
   if (scale === 'full') {

@@ -1,4 +1,5 @@
 /** What the peers page returns to its driver (plain JSON). */
+import type { CeilingResult } from '../suites/ceiling.ts';
 import type { RowSpec } from './rows.ts';
 
 export interface PeerBenchConfig {
@@ -13,6 +14,8 @@ export interface PeerBenchConfig {
   peers?: string[];
   /** Only rows whose id contains one of these. */
   only?: string[];
+  /** Tune our GEMM tiles in the page first (in memory). */
+  autotune?: boolean;
 }
 
 export interface PeerCell {
@@ -39,6 +42,10 @@ export interface PeerBenchResult {
   adapter: string;
   userAgent: string;
   timing: string;
+  /** The adapter's ceiling, measured in the page (bench/suites/ceiling.ts). */
+  ceiling: CeilingResult;
+  /** Our GEMM tiles in this run. */
+  tiles: Record<string, { WG_X: number; WG_Y: number; TK: number }>;
   peers: Record<string, string>;
   skipped: Record<string, string>;
   rows: PeerRowResult[];

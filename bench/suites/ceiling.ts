@@ -41,6 +41,30 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   for (var i = gid.x + gid.y * nwg.x * WG; i < p.n; i += p.threads) { dst[i] = src[i]; }
 }`;
 
+/**
+ * Barrier cost: each thread writes workgroup memory, (barrier), reads a neighbour's, ROUNDS times. The same
+ * kernel without the barrier (BARRIER = false) is the baseline; the difference per workgroup-barrier is
+ * what a tiled kernel pays per synchronization.
+ */
+const BARRIER_WGSL = /* wgsl */ `
+struct P { rounds: u32 }
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<uniform> p: P;
+override WG: u32 = 64;
+override BARRIER: bool = true;
+var<workgroup> sh: array<f32, WG>;
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
+  var v = f32(lid);
+  for (var r = 0u; r < p.rounds; r++) {
+    sh[lid] = v;
+    if (BARRIER) { workgroupBarrier(); }
+    v = sh[(lid + 1u) % WG] * 0.5 + 1.0;
+    if (BARRIER) { workgroupBarrier(); }
+  }
+  out[wid.x * WG + lid] = v;
+}`;
+
 export interface CeilingResult {
   /** Best FMA throughput, GFLOP/s. */
   gflops: number;
@@ -48,6 +72,8 @@ export interface CeilingResult {
   gbps: number;
   /** copyBufferToBuffer, GB/s (read + written). */
   copyBufferGbps: number;
+  /** Microseconds per workgroup barrier (64 threads), over the same kernel without barriers. */
+  barrierUs: number;
   details: { what: string; ms: number; rate: number; unit: string; method: string }[];
 }
 
@@ -102,5 +128,18 @@ export async function measureCeiling(rt: GpuRuntime, timer: GpuTimer, opts: Ceil
   details.push({ what: `copyBufferToBuffer ${bytes >> 20} MiB`, ms: tb.ms, rate: copyBufferGbps, unit: 'GB/s', method: tb.method });
   rt.ledger.free(src);
   rt.ledger.free(dst);
-  return { gflops: bestFlops, gbps: bestCopy, copyBufferGbps, details };
+
+  // Barriers: 2 per round.
+  const groups = 64;
+  const rounds = Math.max(8, Math.round(512 * size));
+  const bout = rt.ledger.alloc(groups * 64 * 4, 'workspace', 'ceiling barrier out');
+  const timeBarrier = (barrier: boolean) =>
+    timer.measure({ run: () => { rt.dispatch({ source: BARRIER_WGSL, constants: { WG: 64, BARRIER: barrier ? 1 : 0 }, label: 'ceiling barrier' }, [bout], params([['u32', rounds]]), [groups, 1, 1]); rt.flush(); } }, opts);
+  const withB = await timeBarrier(true);
+  const without = await timeBarrier(false);
+  rt.ledger.free(bout);
+  const barrierUs = Math.max(0, ((withB.ms - without.ms) * 1000) / (groups * rounds * 2));
+  details.push({ what: `workgroup barrier (64 threads), ${groups} workgroups x ${2 * rounds}`, ms: withB.ms, rate: barrierUs, unit: 'µs per workgroup-barrier', method: withB.method });
+  details.push({ what: 'same kernel without barriers', ms: without.ms, rate: (without.ms * 1000) / (groups * rounds * 2), unit: 'µs per round-half', method: without.method });
+  return { gflops: bestFlops, gbps: bestCopy, copyBufferGbps, barrierUs, details };
 }
