@@ -1,6 +1,8 @@
 import { css, html, LitElement } from 'lit';
 import type { DeviceReport, EngineEvent, EngineFailure, LedgerSnapshot, SelfTestResult } from '../worker/api.ts';
 import './device-panel.ts';
+import './checkpoints-panel.ts';
+import { CheckpointsController } from './checkpoints-controller.ts';
 import './coming-panel.ts';
 import { asFailure, startEngine, type EngineClient } from './engine-client.ts';
 import './error-banner.ts';
@@ -36,6 +38,11 @@ export class LabApp extends LitElement {
   private client: EngineClient | null = null;
   /** Settings, verdict, run status, losses and memory samples of training. */
   private training = new TrainingController(this, (f) => this.fail(f, false));
+  private checkpoints = new CheckpointsController(
+    this,
+    (f) => this.fail(f, false),
+    (history) => this.training.prefillLoss(history),
+  );
 
   constructor() {
     super();
@@ -211,13 +218,33 @@ export class LabApp extends LitElement {
           heading="Validation"
           note="Ground truth next to generated frames, the mouth enlarged, and PSNR, decoded in tiles inside the budget at each validation step."
         ></coming-panel>
-        <coming-panel
-          data-testid="slot-checkpoints"
-          heading="Checkpoints"
-          note="Runs saved in this browser: restore, pin, delete, export .safetensors or .pt, import; storage use and quota."
-        ></coming-panel>
+        ${this.renderCheckpoints()}
       </div>
     `;
+  }
+
+  private renderCheckpoints() {
+    const c = this.checkpoints;
+    return html`<checkpoints-panel
+      .list=${c.list}
+      .storage=${c.storage}
+      .autosave=${c.autosave}
+      .offer=${c.offer}
+      .imported=${c.imported}
+      .busy=${c.busy}
+      .loaded=${c.loaded}
+      .ready=${c.ready && this.status === 'ready'}
+      .runLive=${this.training.running}
+      @ck-save=${c.save}
+      @ck-restore=${(e: CustomEvent<string>) => c.restore(e.detail, this.training.steps)}
+      @ck-pin=${(e: CustomEvent<{ id: string; pinned: boolean }>) => c.pin(e.detail.id, e.detail.pinned)}
+      @ck-delete=${(e: CustomEvent<string>) => c.remove(e.detail)}
+      @ck-export=${(e: CustomEvent) => c.export(e.detail.c, e.detail.format)}
+      @ck-import=${(e: CustomEvent<{ file: File; partial: boolean }>) => c.importWeights(e.detail.file, e.detail.partial)}
+      @ck-autosave=${(e: CustomEvent) => c.setAutosave(e.detail)}
+      @ck-persist=${c.persist}
+      @ck-dismiss-offer=${() => c.dismissOffer()}
+    ></checkpoints-panel>`;
   }
 
   private async start() {
@@ -230,6 +257,7 @@ export class LabApp extends LitElement {
       this.ledger = await client.engine.ledger();
       this.status = 'ready';
       void this.training.connect(client.engine);
+      void this.checkpoints.connect(client.engine);
     } catch (e) {
       this.fail(asFailure(e));
     }
@@ -254,6 +282,7 @@ export class LabApp extends LitElement {
       this.ledger = e.snapshot;
       this.training.onLedger(e.snapshot);
     } else if (e.type.startsWith('train-')) this.training.onEvent(e);
+    else if (e.type.startsWith('checkpoint-') || e.type === 'resume-offer') this.checkpoints.onEvent(e);
     else if (e.type === 'device-lost' || e.type === 'error') this.fail(e.failure, e.type === 'device-lost');
   }
 

@@ -98,6 +98,12 @@ export class TrainingController implements ReactiveController {
     if (e.type === 'train-progress') {
       this.progressEvents++;
       const was = this.status?.state;
+      // A run that starts elsewhere (a checkpoint restore) starts a new curve here too.
+      const over = !was || was === 'idle' || was === 'stopped' || was === 'done' || was === 'failed';
+      if (over && e.status.state === 'running' && e.status.iterations === 0 && (this.loss.length || this.memory.length)) {
+        this.loss = [];
+        this.memory = [];
+      }
       this.status = e.status;
       if (e.status.state === 'failed' && was !== 'failed' && e.status.failure) this.report(e.status.failure);
     } else if (e.type === 'train-loss') {
@@ -111,6 +117,16 @@ export class TrainingController implements ReactiveController {
       }
       this.version++;
     } else return;
+    this.host.requestUpdate();
+  }
+
+  /** A restored run's loss before this session, drawn ahead of its new points. */
+  prefillLoss(history: { step: number; loss: number }[]): void {
+    const first = this.loss[0]?.step ?? Number.POSITIVE_INFINITY;
+    const before = history.filter((p) => p.step < first).map((p) => ({ step: p.step, loss: p.loss, skipped: false, gradNorm: Number.NaN, ms: 0 }));
+    if (!before.length) return;
+    this.loss = [...before, ...this.loss];
+    this.version++;
     this.host.requestUpdate();
   }
 
