@@ -1,6 +1,4 @@
 import { fmtBytes } from './memory/bytes.ts';
-
-export { fmtBytes };
 import type { Category } from './memory/categories.ts';
 
 /** What the ledger held when a request was refused: bytes per category, plus pooled bytes. */

@@ -124,4 +124,3 @@ function divisorsDescending(n: number): number[] {
   return out;
 }
 
-export const presetResolution = (name: string) => getPreset(name).resolution;

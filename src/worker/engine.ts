@@ -1,6 +1,6 @@
 import { DatasetService } from '../data/dataset-service.ts';
 import { GpuRuntime } from '../gpu/runtime.ts';
-import { fmtBytes } from '../gpu/errors.ts';
+import { fmtBytes } from '../gpu/memory/bytes.ts';
 import { runSelfTest } from '../gpu/selftest.ts';
 import {
   DEFAULT_BUDGET_BYTES,
