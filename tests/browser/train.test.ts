@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
@@ -158,6 +158,23 @@ describe('training the tiny preset in headless chromium on SwiftShader', { timeo
     expect(await num(page, 'measured-peak', 'data-bytes')).toBeGreaterThanOrEqual(planned);
     expect(await attr(page, 'run-primary', 'aria-disabled')).toBe('false');
     await page.screenshot({ path: join(SHOTS, 'train-stopped.png'), fullPage: true });
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('lists the checkpoint saved when the run stopped, and exports it as .safetensors', async () => {
+    const step = await num(page, 'run-step');
+    const row = page.locator(`[data-testid=ck-list] tr[data-step="${step}"]`);
+    await row.waitFor();
+    expect(((await row.textContent()) ?? '').replace(/\s+/g, ' ')).toMatch(new RegExp(`^ ?step ${step} ?auto ${step} \\d\\.\\d+ \\d+\\.\\d MiB`));
+    expect(await text(page, 'ck-storage')).toMatch(/^1 checkpoint, \d+\.\d MiB/);
+
+    const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: '.safetensors' }).click()]);
+    expect(download.suggestedFilename()).toBe(`step-${step}-step${step}.safetensors`);
+    const bytes = readFileSync((await download.path())!);
+    const headerLength = Number(bytes.readBigUInt64LE(0));
+    const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8'));
+    expect(header.__metadata__).toMatchObject({ step: String(step), preset: 'unet-tiny' });
+    expect(header['conv_in.weight']).toMatchObject({ dtype: 'F32', shape: [32, 13, 3, 3] });
     expect(pageErrors).toEqual([]);
   });
 
