@@ -13,7 +13,7 @@ import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import { fmtBytes } from '../gpu/memory/bytes.ts';
 import { crc32 } from '../io/zip.ts';
 import { pruneSelection } from '../train/autosave.ts';
-import type { LossPoint, SnapshotSource, TensorInfo, TrainingSnapshot, TrainingState } from '../train/checkpoint-state.ts';
+import type { LossPoint, SnapshotSource, TensorInfo, TrainingState } from '../train/checkpoint-state.ts';
 
 export const CHECKPOINT_DB = 'latent-lab-checkpoints';
 export const CHECKPOINT_STORE_FORMAT = 1;
@@ -130,6 +130,9 @@ export interface StorageReport {
   checkpointBytes: number;
 }
 
+/** What save() writes: a host snapshot (capture), or one that reads each tensor when asked (streaming). */
+export type SaveableSnapshot = SnapshotSource & { lossHistory: readonly LossPoint[] };
+
 export interface SaveOptions {
   auto?: boolean;
   pinned?: boolean;
@@ -183,23 +186,29 @@ export class CheckpointStore {
    * Writes a snapshot; resolves with its manifest once it is whole. On failure nothing of it stays
    * listed, its parts are removed, and a full store throws CheckpointQuotaError.
    */
-  async save(snap: TrainingSnapshot, opts: SaveOptions = {}): Promise<CheckpointManifest> {
+  async save(snap: SaveableSnapshot, opts: SaveOptions = {}): Promise<CheckpointManifest> {
     const l = locks();
     return l ? l.request(LOCK, { mode: 'shared' }, () => this.write(snap, opts)) : this.write(snap, opts);
   }
 
-  private async write(snap: TrainingSnapshot, opts: SaveOptions): Promise<CheckpointManifest> {
+  private async write(snap: SaveableSnapshot, opts: SaveOptions): Promise<CheckpointManifest> {
     const step = snap.state.trainer.step;
     const id = `ckpt-${String(step).padStart(8, '0')}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-    const sources: { info: Omit<StoredBlob, 'parts' | 'crc32'>; bytes: Uint8Array }[] = snap.tensors.map((t) => {
-      const d = snap.data.get(t.name);
-      if (!d) throw new Error(`the snapshot has no data for ${t.name}`);
-      return { info: { name: t.name, dtype: 'F32', shape: [...t.shape], bytes: d.byteLength }, bytes: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) };
-    });
     const history = new Float64Array(snap.lossHistory.length * 2);
     snap.lossHistory.forEach((p, i) => history.set([p.step, p.loss], 2 * i));
-    sources.push({ info: { name: LOSS_HISTORY, dtype: 'F64', shape: [snap.lossHistory.length, 2], bytes: history.byteLength }, bytes: new Uint8Array(history.buffer) });
-    const total = sources.reduce((a, s) => a + s.bytes.byteLength, 0);
+    // Blobs are read one at a time: a snapshot that reads from the GPU on demand streams through here.
+    const sources: { info: Omit<StoredBlob, 'parts' | 'crc32' | 'bytes'>; bytes: number; read: () => Promise<Uint8Array> }[] = [
+      ...snap.tensors.map((t) => ({
+        info: { name: t.name, dtype: 'F32' as const, shape: [...t.shape] },
+        bytes: t.shape.reduce((a, b) => a * b, 1) * 4,
+        read: async () => {
+          const d = await snap.read(t.name);
+          return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+        },
+      })),
+      { info: { name: LOSS_HISTORY, dtype: 'F64' as const, shape: [snap.lossHistory.length, 2] }, bytes: history.byteLength, read: async () => new Uint8Array(history.buffer) },
+    ];
+    const total = sources.reduce((a, s) => a + s.bytes, 0);
 
     this.writing.add(id);
     try {
@@ -217,18 +226,20 @@ export class CheckpointStore {
         await this.afterBatch?.(id, written, total);
       };
       for (const [index, s] of sources.entries()) {
+        const bytes = await s.read();
+        if (bytes.byteLength !== s.bytes) throw new Error(`${s.info.name}: ${bytes.byteLength} bytes for shape [${s.info.shape.join(', ')}]`);
         const size = this.partBytes;
-        const parts = Math.max(1, Math.ceil(s.bytes.byteLength / size));
+        const parts = Math.max(1, Math.ceil(bytes.byteLength / size));
         let crc = 0;
         for (let k = 0; k < parts; k++) {
-          const data = s.bytes.subarray(k * size, Math.min(s.bytes.byteLength, (k + 1) * size));
+          const data = bytes.subarray(k * size, Math.min(bytes.byteLength, (k + 1) * size));
           crc = crc32(data, crc);
           batch.push({ blob: index, part: k, data });
           batchBytes += data.byteLength;
           if (batchBytes >= this.batchBytes) await flush();
         }
         partCount += parts;
-        blobs.push({ ...s.info, parts, crc32: crc });
+        blobs.push({ ...s.info, bytes: s.bytes, parts, crc32: crc });
       }
       await flush();
       const last = snap.lossHistory.at(-1);

@@ -4,7 +4,7 @@
  * Saving stalls the loop only for the GPU readback; the write to storage runs while the next steps train.
  */
 import type { CheckpointManifest, CheckpointStore } from '../store/checkpoint-store.ts';
-import { capture, type LossPoint } from './checkpoint-state.ts';
+import { capture, stateBytes, streamingSnapshot, type LossPoint } from './checkpoint-state.ts';
 import type { UnetTraining } from './unet-training.ts';
 
 export interface AutosavePolicy {
@@ -17,6 +17,9 @@ export interface AutosavePolicy {
 }
 
 export const DEFAULT_AUTOSAVE: AutosavePolicy = { everySteps: 500, everyMinutes: 15, keepLast: 3 };
+
+/** States up to this size are copied to the host and written while training goes on; larger ones stream. */
+export const HOST_COPY_BYTES = 2 * 1024 ** 3;
 
 /** The last save (or the run's start): its step and wall-clock time in ms. */
 export interface SavePoint {
@@ -61,6 +64,8 @@ export interface AutosaverOptions {
   /** A background save failed (quota, storage gone): training goes on, the caller tells the user. */
   onError?: (e: unknown) => void;
   onSaved?: (m: CheckpointManifest) => void;
+  /** See HOST_COPY_BYTES. */
+  hostCopyBytes?: number;
 }
 
 /**
@@ -101,10 +106,16 @@ export class Autosaver {
     return this.save(run, { auto: true });
   }
 
-  /** Saves now (a manual save, or the last one before stopping); waits for a write in flight first. */
+  /**
+   * Saves now (a manual save, or the last one before stopping); waits for a write in flight first. A state
+   * larger than hostCopyBytes is not copied to the host whole: it streams tensor by tensor from the GPU to
+   * storage, and this resolves only once it is written (the run must not step meanwhile).
+   */
   async save(run: UnetTraining, opts: { auto?: boolean; pinned?: boolean; label?: string } = {}): Promise<PendingWrite> {
     if (this.writing) await this.writing;
-    const snapshot = await capture(run, { runId: this.opts.runId, datasetId: this.opts.datasetId ?? null, lossHistory: this.opts.lossHistory?.() });
+    const what = { runId: this.opts.runId, datasetId: this.opts.datasetId ?? null, lossHistory: this.opts.lossHistory?.() };
+    const streaming = stateBytes(run) > (this.opts.hostCopyBytes ?? HOST_COPY_BYTES);
+    const snapshot = streaming ? streamingSnapshot(run, what) : await capture(run, what);
     this.last = { step: run.trainer.step, at: this.now() };
     const write = this.store
       .save(snapshot, opts)
@@ -123,6 +134,7 @@ export class Autosaver {
         if (this.writing === write) this.writing = null;
       });
     this.writing = write;
+    if (streaming) await write;
     // Wrapped: an async function returning the promise itself would wait for the write.
     return { written: write };
   }

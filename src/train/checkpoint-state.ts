@@ -93,13 +93,8 @@ export interface CaptureOptions {
   batchBytes?: number;
 }
 
-/**
- * Reads the run's whole state back to the host. Call it between steps; it only waits for the readback
- * (one map per batch), so a caller can write the snapshot to storage while the next step runs.
- */
-export async function capture(run: UnetTraining, opts: CaptureOptions = {}): Promise<TrainingSnapshot> {
-  // The host state is taken before any await, so it belongs to the same step as the tensors.
-  const state: TrainingState = {
+function hostState(run: UnetTraining, opts: CaptureOptions): TrainingState {
+  return {
     format: SNAPSHOT_FORMAT,
     config: structuredClone(run.config),
     trainer: run.trainer.state,
@@ -108,6 +103,15 @@ export async function capture(run: UnetTraining, opts: CaptureOptions = {}): Pro
     datasetId: opts.datasetId ?? null,
     runId: opts.runId ?? newRunId(),
   };
+}
+
+/**
+ * Reads the run's whole state back to the host. Call it between steps; it only waits for the readback
+ * (one map per batch), so a caller can write the snapshot to storage while the next step runs.
+ */
+export async function capture(run: UnetTraining, opts: CaptureOptions = {}): Promise<TrainingSnapshot> {
+  // The host state is taken before any await, so it belongs to the same step as the tensors.
+  const state = hostState(run, opts);
   const list = stateTensors(run);
   const rt = run.rt;
   const values = await rt.ledger.inPhase('checkpoint', () => readBack(rt, list.map((t) => t.tensor), opts.batchBytes));
@@ -120,6 +124,31 @@ export async function capture(run: UnetTraining, opts: CaptureOptions = {}): Pro
     read: (name) => {
       const d = data.get(name);
       return d ? Promise.resolve(d) : Promise.reject(new Error(`the snapshot has no tensor "${name}"`));
+    },
+  };
+}
+
+/** Bytes of the run's state (what a checkpoint holds, the loss history aside). */
+export const stateBytes = (run: UnetTraining): number => stateTensors(run).reduce((a, t) => a + t.tensor.numel * 4, 0);
+
+/**
+ * A snapshot that reads each tensor from the GPU when the store asks for it, so that the host never holds
+ * more than one tensor of a large model. The run must not step until the save that reads it has finished.
+ */
+export function streamingSnapshot(run: UnetTraining, opts: CaptureOptions = {}): SnapshotSource & { lossHistory: LossPoint[] } {
+  const state = hostState(run, opts);
+  const list = stateTensors(run);
+  const byName = new Map(list.map((t) => [t.name, t.tensor]));
+  const step = run.trainer.step;
+  return {
+    state,
+    tensors: list.map((t) => ({ name: t.name, shape: [...t.tensor.shape] })),
+    lossHistory: (opts.lossHistory ?? []).map((p) => ({ ...p })),
+    read: async (name) => {
+      const t = byName.get(name);
+      if (!t) throw new Error(`the run has no state tensor "${name}"`);
+      if (run.trainer.step !== step) throw new Error('the run stepped while its streaming checkpoint was being written');
+      return (await run.rt.ledger.inPhase('checkpoint', () => readBack(run.rt, [t], opts.batchBytes)))[0];
     },
   };
 }

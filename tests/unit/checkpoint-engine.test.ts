@@ -1,7 +1,8 @@
 // engine.checkpoints on Dawn (unet-tiny at 32 px): autosave during a run, a full store that fails a save
 // without stopping training or touching earlier checkpoints, a device destroyed in the middle of a step
 // while a checkpoint is still being written (the run stops cleanly, the write finishes, a new device comes
-// up and the last checkpoint is offered), and the resumed run giving the uninterrupted run's losses.
+// up and the last checkpoint is offered), the resumed run giving the uninterrupted run's losses, and a run
+// that runs out of GPU memory mid-step (the budget) stopping with the same offer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeGpu } from '../../src/gpu/node-gpu.ts';
 import type { GpuRuntime } from '../../src/gpu/runtime.ts';
@@ -137,6 +138,29 @@ describe('engine.checkpoints (Engine on Dawn, unet-tiny)', { timeout: 900_000 },
     const last = of('checkpoint-saved')[0].checkpoint;
     expect(last).toMatchObject({ step: 4, runId: offer.checkpoint.runId, lossCount: 4 });
     expect((await engine.checkpoints.lossHistory(last.id)).map((p) => p.loss)).toEqual(straight);
+  });
+
+  it('running out of GPU memory mid-run stops the run cleanly and offers its last checkpoint', async () => {
+    events.length = 0;
+    await engine.training.start({ steps: STEPS, settings: TINY });
+    const run = engine.training.session!.run;
+    const ledger = run.rt.ledger;
+    const trainStep = run.trainer.trainStep.bind(run.trainer);
+    run.trainer.trainStep = (mbs) => {
+      if (run.trainer.step === 2) {
+        // Step 3's activations no longer fit: nothing pooled, and the budget just above what is live.
+        ledger.trim(0);
+        ledger.budget = ledger.snapshot().live + 4096;
+      }
+      return trainStep(mbs);
+    };
+    await until(reached('failed'), 'the run to fail');
+    await until(() => of('resume-offer').length === 1, 'the resume offer');
+    const offer = of('resume-offer')[0].offer;
+    expect(offer).toMatchObject({ deviceReady: true, reason: { code: 'budget-exceeded' }, checkpoint: { step: 2, lossCount: 2 } });
+    expect(offer.reason.message).toMatch(/^GPU budget exceeded: /);
+    await (await store.open(offer.checkpoint.id)).verify();
+    expect((await engine.setBudget(256 * MiB)).live).toBe((await engine.ledger()).live);
   });
 
   it('exports a checkpoint as a Blob and loads weights strictly or partially into the next run', async () => {

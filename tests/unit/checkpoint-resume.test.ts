@@ -13,9 +13,10 @@ import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.ts';
 import { readTorchCheckpoint } from '../../src/io/torch-pt.ts';
 import { memorySource, StateDictMismatchError } from '../../src/nn/state-dict.ts';
 import { DirCheckpointBackend } from '../../src/store/checkpoint-dir.ts';
-import { CheckpointStore, type CheckpointManifest } from '../../src/store/checkpoint-store.ts';
+import { CheckpointStore, MemoryCheckpointBackend, type CheckpointManifest, type PartRecord } from '../../src/store/checkpoint-store.ts';
+import { Autosaver } from '../../src/train/autosave.ts';
 import { EXPORT_FORMAT, importWeights, openWeights } from '../../src/train/checkpoint-export.ts';
-import { capture, CheckpointMismatchError, MODEL_PREFIX, restore, type LossPoint } from '../../src/train/checkpoint-state.ts';
+import { capture, CheckpointMismatchError, MODEL_PREFIX, restore, type LossPoint, type TrainingSnapshot } from '../../src/train/checkpoint-state.ts';
 import { DEFAULT_TRAIN, type TrainConfig } from '../../src/train/config.ts';
 import { syntheticClips } from '../../src/train/synthetic-data.ts';
 import { UnetTraining } from '../../src/train/unet-training.ts';
@@ -53,6 +54,39 @@ const torchReason = ((): string | undefined => {
   return r.status === 0 ? undefined : `${PYTHON} cannot import torch and numpy (install python3-torch)`;
 })();
 
+/** A memory medium that takes `delayMs` per batch of parts. */
+class SlowBackend extends MemoryCheckpointBackend {
+  constructor(readonly delayMs: number) {
+    super();
+  }
+  override async putParts(id: string, parts: readonly PartRecord[]): Promise<void> {
+    await new Promise((r) => setTimeout(r, this.delayMs));
+    return super.putParts(id, parts);
+  }
+}
+
+/**
+ * Autosave waits for the readback only: with a slow medium, save() resolves while the write goes on. A state
+ * past hostCopyBytes streams from the GPU tensor by tensor instead and resolves once written. Both store
+ * exactly what capture() read.
+ */
+async function saveWithoutWaiting(run: UnetTraining, snap: TrainingSnapshot) {
+  const policy = { everySteps: 1, everyMinutes: null, keepLast: 5 };
+  const opts = { partBytes: 256 * 1024, batchBytes: 256 * 1024 };
+  const slow = new SlowBackend(100);
+  const background = await new Autosaver(new CheckpointStore(slow, opts), policy, { runId: 'run-resume' }).save(run);
+  expect(slow.manifests.size).toBe(0); // still being written: the caller could step meanwhile
+  const streamed = new SlowBackend(0);
+  const streaming = await new Autosaver(new CheckpointStore(streamed, opts), policy, { runId: 'run-resume', hostCopyBytes: 0 }).save(run);
+  expect(streamed.manifests.size).toBe(1); // streamed: done when save() resolves
+  for (const [backend, pending] of [[slow, background], [streamed, streaming]] as const) {
+    const m = (await pending.written)!;
+    const stored = await new CheckpointStore(backend).open(m.id);
+    expect(stored.state).toEqual({ ...snap.state, runId: 'run-resume' });
+    for (const t of snap.tensors) expect(sha(await stored.read(t.name)), t.name).toBe(sha(snap.data.get(t.name)!));
+  }
+}
+
 describe('exact resume and export (tiny UNet, SwiftShader)', { timeout: 900_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'latent-lab-resume-'));
   const storeDir = join(dir, 'store');
@@ -77,6 +111,7 @@ describe('exact resume and export (tiny UNet, SwiftShader)', { timeout: 900_000 
     }
     expect(b.order.length).toBe(1); // mid-epoch: the rest of the permutation must come back too
     const snap = await capture(b, { runId: 'run-resume', datasetId: null, lossHistory: history });
+    await saveWithoutWaiting(b, snap);
     b.dispose();
     saved = await new CheckpointStore(new DirCheckpointBackend(storeDir)).save(snap, { label: 'half way' });
     expect(saved).toMatchObject({ step: N / 2, lossCount: N / 2, runId: 'run-resume' });
