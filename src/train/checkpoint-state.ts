@@ -14,7 +14,7 @@ import { cast } from '../tensor/ops/cast.ts';
 import { scope } from '../tensor/scope.ts';
 import { noGrad } from '../tensor/tape.ts';
 import type { Tensor } from '../tensor/tensor.ts';
-import type { TrainConfig } from './config.ts';
+import { DEFAULT_TRAIN, type TrainConfig } from './config.ts';
 import type { TrainerState } from './trainer.ts';
 import type { UnetTraining } from './unet-training.ts';
 
@@ -215,10 +215,13 @@ export class CheckpointMismatchError extends Error {
   }
 }
 
-/** Config fields that differ between a checkpoint and a run (every field counts for an exact resume). */
+/**
+ * Config fields that differ between a checkpoint and a run (every field counts for an exact resume). A field
+ * that a checkpoint from an older version lacks counts as its default.
+ */
 export function configDifferences(saved: TrainConfig, run: TrainConfig): string[] {
-  const a = saved as unknown as Record<string, unknown>;
-  const b = run as unknown as Record<string, unknown>;
+  const a = { ...DEFAULT_TRAIN, ...saved } as unknown as Record<string, unknown>;
+  const b = { ...DEFAULT_TRAIN, ...run } as unknown as Record<string, unknown>;
   const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
   return keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).map((k) => `config.${k}: checkpoint ${JSON.stringify(a[k])}, run ${JSON.stringify(b[k])}`);
 }
