@@ -132,7 +132,7 @@ export class TrainingController implements ReactiveController {
 
   /** The budget decides the verdict: plan again when it changes. */
   onLedger(s: LedgerSnapshot): void {
-    if (this.plannedBudget !== null && s.budget !== this.plannedBudget && !this.running) {
+    if (this.plannedBudget !== null && s.budget !== this.plannedBudget) {
       this.plannedBudget = s.budget;
       this.schedulePlan();
     }

@@ -139,6 +139,10 @@ describe('training the tiny preset in headless chromium on SwiftShader', { timeo
     await page.waitForTimeout(3000);
     expect(await num(page, 'run-step')).toBe(at);
     await page.screenshot({ path: join(SHOTS, 'train-paused.png'), fullPage: true });
+    // The training view at 1280x800, as docs/screenshot.png shows it.
+    await page.getByRole('heading', { name: 'Model and training' }).evaluate((h) => h.closest('section')!.scrollIntoView({ block: 'start' }));
+    await page.evaluate(() => window.scrollBy(0, -16));
+    await page.screenshot({ path: join(SHOTS, 'train-1280x800.png') });
 
     await page.keyboard.press('Enter');
     await page.locator('[data-testid=run-state][data-state=running]').waitFor();
