@@ -38,9 +38,10 @@ export function renderAutotune(entries: TuneEntry[]): string {
   const out = [
     '# Autotune of the GEMM tiles',
     '',
-    '`npm run bench -- autotune`: each tile shape (WG_X x WG_Y threads, each an 8x8 block; TK deep per step) that fits the adapter is timed on',
-    'the shapes below (sum of medians of forward runs) after its output is checked against the default tiles\'; the winner is cached per',
-    'adapter in autotune-cache.json and applied through `matmulTiles` / `conv2dTiles`.',
+    '`npm run bench -- autotune`: each tile shape (WG_X x WG_Y threads, each an 8x8 block; TK deep per step) that fits the adapter has its',
+    'output checked against the default tiles\', then all are timed round-robin on the shapes below (forward runs, summed over the shapes);',
+    'the fastest round decides, since load on a shared machine only adds time. The winner is cached per adapter in autotune-cache.json and',
+    'applied through `matmulTiles` / `conv2dTiles` (`npm run bench -- ops --tuned`, `peers --tuned`).',
     '',
   ];
   for (const e of entries) {
@@ -49,8 +50,8 @@ export function renderAutotune(entries: TuneEntry[]): string {
       out.push(`${k} on ${t.shapes.join(', ')}: best ${tileName(t.best)}, ${t.gain.toFixed(2)}x the default ${tileName(DEFAULT_TILES[k])}.`, '');
       out.push(
         table(
-          ['tiles (WG_X x WG_Y, TK)', 'tile', 'ms', ''],
-          t.candidates.map((c) => [tileName(c.tiles), `${8 * c.tiles.WG_Y}x${8 * c.tiles.WG_X}`, c.ms === null ? `rejected: ${c.rejected}` : fmt.ms(c.ms), sameTiles(c.tiles, t.best) ? 'best' : sameTiles(c.tiles, DEFAULT_TILES[k]) ? 'default' : '']),
+          ['tiles (WG_X x WG_Y, TK)', 'tile', 'fastest round ms', 'median ms', ''],
+          t.candidates.map((c) => [tileName(c.tiles), `${8 * c.tiles.WG_Y}x${8 * c.tiles.WG_X}`, c.ms === null ? `rejected: ${c.rejected}` : fmt.ms(c.ms), fmt.ms(c.medianMs), sameTiles(c.tiles, t.best) ? 'best' : sameTiles(c.tiles, DEFAULT_TILES[k]) ? 'default' : '']),
         ),
         '',
       );

@@ -1,7 +1,8 @@
 /**
- * `npm run bench -- ops [--json] [--scale tiny|default|full] [--only name,name] [--repeats N] [--tuned]`: forward and
+ * `npm run bench -- ops [--json] [--scale tiny|default|full] [--only name,name] [--repeats N] [--tuned] [--browser]`: forward and
  * backward time of each op (issue 3) on the current adapter, as fractions of the adapter's ceiling measured
- * in the same run. Writes bench/results/<date>-ops-<adapter>.json and bench/results/ops.md.
+ * in the same run, in Node on Dawn, or with --browser in a Chromium page. Writes
+ * bench/results/<date>-ops-<adapter>.json and bench/results/ops.md.
  */
 import type { Args } from '../src/cli/args.ts';
 import { conv2dTiles } from '../src/tensor/ops/conv2d.ts';
@@ -10,6 +11,8 @@ import { autotune } from './lib/autotune.ts';
 import { fileStore } from './lib/autotune-file.ts';
 import { measureFlags, nodeBench } from './lib/node-device.ts';
 import { fmt, header, latestPerAdapter, table, writeJson, writeMarkdown, type ResultsHeader } from './lib/results.ts';
+import { withBenchPage } from './peers.ts';
+import type { OpsPageConfig, OpsPageResult } from './peers/types.ts';
 import { measureCeiling, type CeilingResult } from './suites/ceiling.ts';
 import type { Scale } from './suites/op-cases.ts';
 import { runOps, type OpRow } from './suites/ops.ts';
@@ -23,10 +26,24 @@ export interface OpsFile extends ResultsHeader {
 }
 
 export async function run(args: Args): Promise<void> {
-  const { rt, timer, adapter } = await nodeBench();
   const scale = (args.str('scale', 'default') as Scale);
   const flags = measureFlags(args);
   const quiet = args.bool('json');
+  const dir = args.str('out') ? new URL(`file://${args.str('out')!.replace(/\/?$/, '/')}`) : undefined;
+  if (args.bool('browser')) {
+    // The same suite in a Chromium page (bench/peers/page.ts); its results are filed as <adapter>-chromium.
+    const cfg: OpsPageConfig = { ...flags, scale, only: args.str('only')?.split(',') };
+    const r = await withBenchPage((page) => page.evaluate((c) => (window as unknown as { opsBench: (c: OpsPageConfig) => Promise<OpsPageResult> }).opsBench(c), cfg), quiet ? () => {} : console.log);
+    const version = /Chrome\/([\d.]+)/.exec(r.userAgent)?.[1] ?? '?';
+    const key = `${r.adapter}-chromium`;
+    const file: OpsFile = { ...header('ops', key, `chromium ${version}`, r.timing), scale, tiles: r.tiles, ceiling: r.ceiling, rows: r.rows };
+    const path = writeJson('ops', key, file, dir);
+    writeMarkdown('ops', renderOps(latestPerAdapter<OpsFile>('ops', dir)), dir);
+    if (quiet) console.log(JSON.stringify(file, null, 1));
+    else console.log(`wrote ${path.pathname}`);
+    return;
+  }
+  const { rt, timer, adapter } = await nodeBench();
   const tuned = args.bool('tuned') ? await autotune(rt, timer, adapter, { store: fileStore() }) : null;
   if (tuned && !quiet) console.log(`tiles from the autotune (${tuned.source}): ${Object.entries(tuned.kernels).map(([k, t]) => `${k} ${JSON.stringify(t.best)}`).join(', ')}`);
   const ceiling = await measureCeiling(rt, timer, { ...flags, size: scale === 'tiny' ? 0.05 : 1 });
@@ -39,7 +56,6 @@ export async function run(args: Args): Promise<void> {
   });
   const tiles = { matmul: { ...matmulTiles }, conv2d: { ...conv2dTiles } };
   const file: OpsFile = { ...header('ops', adapter, 'node (Dawn)', timer.method), scale, tiles, ceiling, rows };
-  const dir = args.str('out') ? new URL(`file://${args.str('out')!.replace(/\/?$/, '/')}`) : undefined;
   const path = writeJson('ops', adapter, file, dir);
   writeMarkdown('ops', renderOps(latestPerAdapter<OpsFile>('ops', dir)), dir);
   if (quiet) console.log(JSON.stringify(file, null, 1));

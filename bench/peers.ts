@@ -1,5 +1,6 @@
 /**
  * `npm run bench -- peers [--scale tiny|default|full] [--only id,id] [--peers ort,tf.js,jax] [--repeats N] [--tuned] [--json]`
+ * `npm run bench -- peers --render`: re-analyse the newest results and rewrite peers.md, running nothing.
  *
  * Issue 11's comparison in one Chromium page on one adapter (SwiftShader here): ours vs ONNX Runtime Web
  * (WebGPU EP), TensorFlow.js (WebGPU backend) and jax-js (WebGPU), same inputs, outputs checked against
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build, preview } from 'vite';
 import type { Args } from '../src/cli/args.ts';
+import type { Page } from 'playwright-core';
 import { launchChromium } from '../tests/browser/chromium.ts';
 import { ROOT } from '../tools/serve.ts';
 import { fmt, header, latestPerAdapter, table, writeJson, writeMarkdown, type ResultsHeader } from './lib/results.ts';
@@ -25,15 +27,15 @@ export interface PeersFile extends ResultsHeader, PeerBenchResult {
   analysis: string[];
 }
 
-/** Builds and serves the page, runs it in chromium; the page's console goes to `log`. */
-export async function runPeersPage(cfg: PeerBenchConfig, log: (s: string) => void = console.log): Promise<PeerBenchResult> {
+/** Builds bench/peers/index.html, serves it, opens it in chromium and hands the page to `fn`; the page's console goes to `log`. */
+export async function withBenchPage<T>(fn: (page: Page) => Promise<T>, log: (s: string) => void = console.log): Promise<T> {
   const outDir = await mkdtemp(join(tmpdir(), 'latent-lab-peers-'));
   try {
     await build({
       root: ROOT,
       logLevel: 'warn',
       publicDir: false,
-      build: { outDir, emptyOutDir: true, sourcemap: false, rolldownOptions: { input: resolve(ROOT, 'bench/peers/index.html') } },
+      build: { outDir, emptyOutDir: true, sourcemap: false, chunkSizeWarningLimit: 8192, rolldownOptions: { input: resolve(ROOT, 'bench/peers/index.html') } },
     });
     const server = await preview({ root: ROOT, logLevel: 'warn', build: { outDir }, preview: { host: '127.0.0.1', port: 4373, strictPort: false, open: false } });
     const url = server.resolvedUrls?.local[0];
@@ -46,7 +48,7 @@ export async function runPeersPage(cfg: PeerBenchConfig, log: (s: string) => voi
       page.on('pageerror', (e) => log(`[page error] ${e.message}`));
       await page.goto(`${url}bench/peers/index.html`);
       await page.waitForFunction(() => (window as unknown as { peerBenchReady?: boolean }).peerBenchReady === true, null, { timeout: 60_000 });
-      return await page.evaluate((c) => (window as unknown as { peerBench: (c: PeerBenchConfig) => Promise<PeerBenchResult> }).peerBench(c), cfg);
+      return await fn(page);
     } finally {
       await browser.close();
       await server.close();
@@ -56,7 +58,18 @@ export async function runPeersPage(cfg: PeerBenchConfig, log: (s: string) => voi
   }
 }
 
+export function runPeersPage(cfg: PeerBenchConfig, log: (s: string) => void = console.log): Promise<PeerBenchResult> {
+  return withBenchPage((page) => page.evaluate((c) => (window as unknown as { peerBench: (c: PeerBenchConfig) => Promise<PeerBenchResult> }).peerBench(c), cfg), log);
+}
+
 export async function run(args: Args): Promise<void> {
+  if (args.bool('render')) {
+    // Re-analyse and re-render the newest results of each adapter, without running anything.
+    const files = latestPerAdapter<PeersFile>('peers').map((f) => ({ ...f, analysis: analyse(f) }));
+    for (const f of files) writeJson('peers', f.adapter, f, undefined, new Date(f.date));
+    console.log(`wrote ${writeMarkdown('peers', renderPeers(files)).pathname}`);
+    return;
+  }
   const cfg: PeerBenchConfig = {
     scale: args.str('scale', 'default')!,
     warmup: args.num('warmup', 2)!,
@@ -93,15 +106,17 @@ export function renderPeers(files: PeersFile[]): string {
   for (const f of files) {
     const names = Object.keys(f.peers);
     out.push(`## ${f.adapter} (${f.host}, ${f.date.slice(0, 10)}, scale ${f.scale}, load ${f.load})`, '');
+    if (f.ceiling) out.push(`Ceiling measured in the page: ${fmt.rate(f.ceiling.gflops)} GFLOP/s FMA, ${fmt.rate(f.ceiling.gbps)} GB/s copy, ${fmt.rate(f.ceiling.barrierUs)} µs per workgroup barrier. Our GEMM tiles: ${Object.entries(f.tiles ?? {}).map(([k, t]) => `${k} ${t.WG_X}x${t.WG_Y} TK ${t.TK}`).join(', ')}.`, '');
     out.push(`Peers: ${Object.entries(f.peers).map(([n, v]) => `${n} ${v}`).join(', ')}.${Object.keys(f.skipped).length ? ` Not run: ${Object.entries(f.skipped).map(([n, w]) => `${n} (${w})`).join('; ')}.` : ''}`, '');
     out.push(
       table(
-        ['row', 'mode', 'ours ms', 'ours GFLOP/s', ...names.map((n) => `vs ${n}`)],
+        ['row', 'mode', 'ours ms', 'ours GFLOP/s', 'of FMA ceiling', ...names.map((n) => `vs ${n}`)],
         f.rows.map((r) => [
           r.id,
           r.mode === 'fwd' ? 'fwd' : 'fwd+bwd',
           fmt.ms(r.ours.wallMs),
           fmt.rate(r.flops / r.ours.wallMs / 1e6),
+          f.ceiling ? fmt.pct(r.flops / r.ours.wallMs / 1e6 / f.ceiling.gflops) : '–',
           ...names.map((n) => {
             const c = r.peers[n];
             if (!c || c.skipped) return c?.skipped?.includes('does not train') ? 'n/a' : '–';

@@ -27,9 +27,9 @@ export function resultsPath(suite: string, adapter: string, date = new Date()): 
   return new URL(`${date.toISOString().slice(0, 10)}-${suite}-${adapter}.json`, RESULTS_DIR);
 }
 
-export function writeJson(suite: string, adapter: string, data: object, dir: URL = RESULTS_DIR): URL {
+export function writeJson(suite: string, adapter: string, data: object, dir: URL = RESULTS_DIR, date = new Date()): URL {
   mkdirSync(dir, { recursive: true });
-  const path = new URL(resultsPath(suite, adapter).pathname.split('/').pop()!, dir);
+  const path = new URL(resultsPath(suite, adapter, date).pathname.split('/').pop()!, dir);
   writeFileSync(path, JSON.stringify(data, null, 1) + '\n');
   return path;
 }

@@ -51,25 +51,42 @@ export function analyse(r: PeerBenchResult): string[] {
       `Ours ${ms.toFixed(0)} ms, ${rate.toFixed(2)} GFLOP/s = ${((100 * rate) / c.gflops).toFixed(0)}% of the FMA ceiling, ${row.ours.dispatches} dispatch${row.ours.dispatches === 1 ? '' : 'es'}.`,
     ];
     const b = ourBarriers(row, r.tiles);
+    let share: number | null = null;
     if (b && c.barrierUs > 0) {
       const est = (b.count * c.barrierUs) / 1000;
-      parts.push(`Our kernels execute about ${b.count} workgroup barriers (${b.how}); at ${c.barrierUs.toFixed(1)} µs each that is ≈ ${est.toFixed(0)} ms, ${Math.min(100, (100 * est) / ms).toFixed(0)}% of our time.`);
+      share = Math.min(1, est / ms);
+      parts.push(`Our kernels execute about ${b.count} workgroup barriers (${b.how}); at the ${c.barrierUs.toFixed(1)} µs per barrier measured in this page that is ≈ ${est.toFixed(0)} ms, ${(100 * share).toFixed(0)}% of our time.`);
     }
-    parts.push(closing(row, behind.map(([n]) => n)));
+    parts.push(closing(row, behind.map(([n]) => n), share));
     notes.push(parts.join(' '));
   }
   return notes;
 }
 
-function closing(row: PeerRowResult, who: string[]): string {
+function closing(row: PeerRowResult, who: string[], share: number | null): string {
   const jax = who.includes('jax-js webgpu');
+  const bwd = row.mode === 'fwdbwd';
+  const barrierBound = share !== null && share >= 0.3;
+  const bwdNote = bwd
+    ? ` The backward adds GEMMs on transposed operands (strided tile loads) and, per input, a zero fill and an accumulate into .grad (${row.ours.dispatches} dispatches in all).`
+    : '';
   switch (row.spec.kind) {
     case 'matmul':
     case 'conv3x3':
-      return `What would close it: a GEMM variant without workgroup memory (each thread's 8x8 block read straight from storage, no barriers), which is what pays on a CPU adapter where a barrier costs far more than a load; the autotune would pick it per adapter as it picks the tiles${jax ? ' (jax-js generates barrier-free loops of this kind)' : ''}. Backward GEMMs read transposed operands with strided loads; a transposed copy first, or tiles loaded along the unit stride, would cut that.`;
+      return (
+        (barrierBound
+          ? 'Barriers dominate: a GEMM variant without workgroup memory (no barriers) is what closes it on this adapter.'
+          : `Barriers are a minor share here, so the time is the tiled kernel itself: operands are staged through workgroup memory with bounds-checked scalar loads, which on a CPU adapter is one more pass over memory, not a faster one.`) +
+        ` What would close it: a register-only GEMM variant (each thread's block read straight from storage as vec4s), measured against the tiled kernel on the same adapter in variants.md, added to the op and chosen per adapter by the autotune as the tiles are${jax ? '; jax-js compiles its matmuls and convolutions to such loops (workgroup memory only for grouped reductions)' : ''}.` +
+        bwdNote
+      );
     case 'attention':
-      return `What would close it: on this adapter the flash tiles pay in barriers what they save in memory; a variant with one query row per thread (online softmax in registers, K/V read from storage, no barriers) for short key ranges and CPU adapters, chosen by the autotune. The peers materialize the ${row.spec.nq}x${row.spec.nk} score matrix per head (quadratic memory), which we do not.`;
+      return (
+        (barrierBound ? 'Barriers dominate this kernel on this adapter.' : 'Barriers are not the main cost; the flash kernel\'s serial per-row softmax stage (one thread per query row while the others wait) and its staging through workgroup memory are.') +
+        ` What would close it: a variant with one query row per thread (online softmax in registers, K and V read from storage, no workgroup memory) for CPU adapters and short key ranges, chosen by the autotune. The peers materialize the ${row.spec.nq}x${row.spec.nk} score matrix per head (quadratic memory), which ours never does.` +
+        bwdNote
+      );
     case 'group_norm':
-      return `What would close it: the three passes (row moments with a workgroup tree reduction, group merge, normalize) fused into one kernel per group for groups that fit a workgroup, and fewer barriers in the reduction (subgroup adds where the adapter has subgroups).`;
+      return `What would close it: the three passes (row moments with a workgroup tree reduction, group merge, normalize) fused into one kernel per group where a group fits one workgroup, with fewer barriers in the reduction (subgroup adds where the adapter has subgroups).${bwdNote}`;
   }
 }

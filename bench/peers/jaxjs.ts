@@ -55,13 +55,14 @@ export class JaxjsPeer implements Peer {
     await blockUntilReady([...xs.map((x) => x.ref), gy.ref]);
     const f = fnOf(row.spec);
     const fwd = jit(f as (...a: Arr[]) => Arr);
+    // jax-js is lazy: y is kept among the outputs waited for, or its forward would never run (a training
+    // step needs y for the next layer; ours and TF.js compute it).
     const once = (): Arr[] => {
       if (mode === 'fwd') return [fwd(...xs.map((x) => x.ref))];
       const [y, back] = vjp(f, xs.map((x) => x.ref));
-      y.dispose();
       const grads = back(gy.ref) as unknown as Arr[];
       back.dispose();
-      return grads;
+      return [...grads, y];
     };
     const device = getWebGPUDevice();
     return {
@@ -73,7 +74,8 @@ export class JaxjsPeer implements Peer {
       },
       read: async () => {
         const outs = once();
-        return Promise.all(outs.map(async (o) => new Float32Array(await o.data())));
+        const host = await Promise.all(outs.map(async (o) => new Float32Array(await o.data())));
+        return mode === 'fwd' ? host : host.slice(0, -1);
       },
       dispose: () => {
         for (const x of xs) x.dispose();

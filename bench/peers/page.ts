@@ -3,18 +3,19 @@
  * output, wall and GPU-timestamp times), then each peer: its output checked against ours, then timed the
  * same way (warm-up, median of repeats, wall time to the library's own GPU completion). A peer whose
  * output disagrees is timed but its ratio does not count. Driven by bench/peers.ts through
- * window.peerBench(config).
+ * window.peerBench(config); window.opsBench(config) runs the ops suite here (npm run bench -- ops --browser).
  */
 import { conv2dTiles } from '../../src/tensor/ops/conv2d.ts';
 import { matmulTiles } from '../../src/tensor/ops/matmul.ts';
 import { autotune } from '../lib/autotune.ts';
 import { measureCeiling } from '../suites/ceiling.ts';
+import { runOps } from '../suites/ops.ts';
 import { compareRows } from './compare.ts';
 import { JaxjsPeer } from './jaxjs.ts';
 import { OrtPeer } from './ort.ts';
 import { OursPeer } from './ours.ts';
 import type { Peer } from './peer.ts';
-import type { PeerBenchConfig, PeerBenchResult } from './types.ts';
+import type { OpsPageConfig, OpsPageResult, PeerBenchConfig, PeerBenchResult } from './types.ts';
 
 const log = (s: string) => console.log(s);
 
@@ -53,6 +54,17 @@ async function peerBench(cfg: PeerBenchConfig): Promise<PeerBenchResult> {
   };
 }
 
+/** The ops suite (bench/suites/ops.ts) in this page: `npm run bench -- ops --browser`. */
+async function opsBench(cfg: OpsPageConfig): Promise<OpsPageResult> {
+  const ours = new OursPeer();
+  await ours.init(navigator.gpu);
+  const opts = { warmup: cfg.warmup, repeats: cfg.repeats, minRepeats: cfg.minRepeats, budgetMs: cfg.budgetMs };
+  const ceiling = await measureCeiling(ours.rt, ours.timer, { ...opts, size: cfg.scale === 'tiny' ? 0.05 : 1 });
+  log(`ceiling: ${ceiling.gflops.toFixed(2)} GFLOP/s, ${ceiling.gbps.toFixed(2)} GB/s`);
+  const rows = await runOps(ours.rt, ours.timer, ceiling, { ...opts, scale: cfg.scale, only: cfg.only, onRow: (r) => log(`${r.name}: fwd ${r.fwd.ms.toFixed(1)} ms, bwd ${r.bwd ? r.bwd.ms.toFixed(1) : '-'} ms`) });
+  return { adapter: ours.adapter, userAgent: navigator.userAgent, timing: ours.timer.method, tiles: { matmul: { ...matmulTiles }, conv2d: { ...conv2dTiles } }, ceiling, rows };
+}
+
 /** TF.js is imported when it is asked for (it registers backends on import). */
 class TfjsPeerLazy implements Peer {
   name = 'TF.js webgpu';
@@ -70,5 +82,6 @@ class TfjsPeerLazy implements Peer {
   }
 }
 
-(window as unknown as { peerBench: typeof peerBench; peerBenchReady: boolean }).peerBench = peerBench;
+(window as unknown as { peerBench: typeof peerBench; opsBench: typeof opsBench }).peerBench = peerBench;
+(window as unknown as { opsBench: typeof opsBench }).opsBench = opsBench;
 (window as unknown as { peerBenchReady: boolean }).peerBenchReady = true;

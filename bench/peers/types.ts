@@ -1,5 +1,7 @@
 /** What the peers page returns to its driver (plain JSON). */
 import type { CeilingResult } from '../suites/ceiling.ts';
+import type { Scale } from '../suites/op-cases.ts';
+import type { OpRow } from '../suites/ops.ts';
 import type { RowSpec } from './rows.ts';
 
 export interface PeerBenchConfig {
@@ -49,4 +51,22 @@ export interface PeerBenchResult {
   peers: Record<string, string>;
   skipped: Record<string, string>;
   rows: PeerRowResult[];
+}
+
+export interface OpsPageConfig {
+  scale: Scale;
+  warmup: number;
+  repeats: number;
+  minRepeats: number;
+  budgetMs: number;
+  only?: string[];
+}
+
+export interface OpsPageResult {
+  adapter: string;
+  userAgent: string;
+  timing: string;
+  tiles: Record<string, { WG_X: number; WG_Y: number; TK: number }>;
+  ceiling: CeilingResult;
+  rows: OpRow[];
 }
