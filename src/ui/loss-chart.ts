@@ -167,7 +167,8 @@ export class LossChart extends LitElement {
       scales: { x: { time: false } },
       axes: [
         { ...axis, label: 'step', labelSize: 16, labelFont: axis.font, size: 36, incrs: STEP_INCRS },
-        { ...axis, size: 56, values: (_u, ticks) => ticks.map((t) => String(Number(t.toPrecision(3)))) },
+        // uPlot's own tick labels take their decimals from the tick spacing.
+        { ...axis, size: 56 },
       ],
       series: [
         { label: 'step' },

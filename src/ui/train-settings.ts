@@ -200,7 +200,7 @@ export class TrainSettingsPanel extends LitElement {
             Gradient checkpointing</label
           >
         </div>
-        ${this.numberField('validateEvery', 'Validate every N steps', c.validateEvery, 'wide', '0: never. Validation runs inside the budget once tiled validation is wired in; the schedule is kept with the run.')}
+        ${this.numberField('validateEvery', 'Validate every N steps', c.validateEvery, 'wide', '0: never. The plan includes the validation phase (the VAE and a tiled decode inside the budget); runs do not validate yet.')}
         <div class="field wide">
           <label for="ts-budget">Memory budget (GiB)</label>
           <div class="budget">
