@@ -66,10 +66,12 @@ export function renderOps(files: OpsFile[]): string {
   const out = [
     '# Ops: forward and backward time',
     '',
-    'Each op of src/tensor/ops at shapes sized for SwiftShader (`npm run bench -- ops`). Median of repeats after a warm-up, GPU timestamps',
-    'bracketing the work where the adapter has them. "of ceiling" is the roofline fraction: max(FLOPs / peak FLOP/s, bytes / peak bandwidth) / time,',
-    "against the FMA and copy ceiling measured in the same run (ceiling.md). Backward includes accumulating each input's gradient, as a training",
-    'step does. The machine is shared (see the load): read the times as ±30%.',
+    'Each op of src/tensor/ops at shapes sized for SwiftShader (`npm run bench -- ops`; `--browser` runs it in a Chromium page). All ops run in',
+    'interleaved rounds (a warm-up round, then every op forward and backward per round) and each time is the median over the rounds, by GPU',
+    'timestamps bracketing the work where the adapter has them. "of ceiling" is the roofline fraction: max(FLOPs / peak FLOP/s, bytes / peak',
+    "bandwidth) / time, against the FMA and copy ceiling measured in the same run (ceiling.md). Backward includes accumulating each input's",
+    'gradient, as a training step does. The 2-core machine is shared with other test runs (see the load): on SwiftShader the GPU is these',
+    'same cores, so single rows can move by 2x between runs; compare rows within a run.',
     '',
   ];
   for (const f of files) {

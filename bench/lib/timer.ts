@@ -109,7 +109,8 @@ export class GpuTimer {
     this.readBuf?.destroy();
   }
 
-  private async rep(work: Work): Promise<[number | null, number]> {
+  /** One repetition of `work` (setup, timed run, teardown): [GPU ms or null, wall ms]. */
+  async rep(work: Work): Promise<[number | null, number]> {
     await work.setup?.();
     try {
       return await this.once(work.run);
