@@ -7,17 +7,17 @@ import { backward, noGrad } from '../../src/tensor/tape.ts';
 import { Tensor } from '../../src/tensor/tensor.ts';
 import { expectClose, loadGolden, maxRelError } from '../helpers/golden.ts';
 import { metaRuntime, testRuntime } from '../helpers/gpu.ts';
+import { checkFiniteDifferences, errorLog, rand } from '../helpers/op-checks.ts';
 
 // Tolerances (relative to the reference's max). f32 storage: forward 1e-5, gradients 1e-4. f16 storage: the
 // reference runs on the f16-rounded q, k, v; our output is stored as f16 (2^-11 relative) and backward reads
 // that rounded output in Dvec = rowsum(dO * O), so forward 1e-3 and gradients 3e-3.
 const TOL = { f32: { y: 1e-5, g: 1e-4 }, f16: { y: 1e-3, g: 3e-3 } };
 
-const errors: Record<string, number> = {};
 // One runtime (one pipeline cache: SwiftShader compiles are the slow part) for the tests that keep the limits.
 let sharedRt: Promise<GpuRuntime> | null = null;
 const shared = () => (sharedRt ??= testRuntime());
-const note = (key: string, err: number) => (errors[key] = Math.max(errors[key] ?? 0, err));
+const { errors, note } = errorLog();
 
 const CASES = [
   'self_b1_n7_h1_d8',
@@ -45,50 +45,6 @@ async function runCase(rt: GpuRuntime, name: string) {
   backward(y, Tensor.fromArray(rt, g.t('in.gy'), g.shape('in.gy'), 'f32'));
   return { g, dtype, y: await y.toArray(), grads: await Promise.all([q, k, v].map((t) => t.grad!.toArray())) };
 }
-
-/**
- * Central differences of sum(fn(xs) * w) on the host (GPU forward calls), against backward's gradients.
- * f32 with h = 1e-2: truncation and rounding errors are both around 1e-4 of the gradient scale.
- */
-async function checkFiniteDifferences(rt: GpuRuntime, inputs: { data: Float32Array; shape: number[] }[], fn: (...xs: Tensor[]) => Tensor, h = 1e-2): Promise<number> {
-  const forward = async (datas: Float32Array[]) => {
-    const y = noGrad(() => fn(...datas.map((d, i) => Tensor.fromArray(rt, d, inputs[i].shape))));
-    return y.toArray();
-  };
-  const y0 = await forward(inputs.map((x) => x.data));
-  const w = Float32Array.from(y0, (_, i) => Math.cos(i * 1.7) + 0.5);
-  const loss = async (datas: Float32Array[]) => (await forward(datas)).reduce((s, v, i) => s + v * w[i], 0);
-  const xs = inputs.map((x) => {
-    const t = Tensor.fromArray(rt, x.data, x.shape);
-    t.requiresGrad = true;
-    return t;
-  });
-  const y = fn(...xs);
-  backward(y, Tensor.fromArray(rt, w, y.shape));
-  let worst = 0;
-  for (let k = 0; k < inputs.length; k++) {
-    const analytic = await xs[k].grad!.toArray();
-    const numeric = new Float32Array(analytic.length);
-    for (let i = 0; i < numeric.length; i++) {
-      const plus = inputs.map((x) => x.data.slice());
-      const minus = inputs.map((x) => x.data.slice());
-      plus[k][i] += h;
-      minus[k][i] -= h;
-      numeric[i] = ((await loss(plus)) - (await loss(minus))) / (2 * h);
-    }
-    worst = Math.max(worst, maxRelError(analytic, numeric));
-  }
-  return worst;
-}
-
-const rand = (n: number, seed: number) => {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  });
-};
-
 
 describe('attention', () => {
   for (const name of CASES) {

@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { GpuRuntime } from '../../src/gpu/runtime.ts';
-import type { DType } from '../../src/tensor/dtype.ts';
 import { softmax } from '../../src/tensor/ops/softmax.ts';
 import { keep, scope } from '../../src/tensor/scope.ts';
-import { backward, noGrad } from '../../src/tensor/tape.ts';
+import { backward } from '../../src/tensor/tape.ts';
 import { Tensor } from '../../src/tensor/tensor.ts';
-import { expectClose, loadGolden, maxRelError } from '../helpers/golden.ts';
+import { expectClose } from '../helpers/golden.ts';
 import { metaRuntime, testRuntime } from '../helpers/gpu.ts';
+import { checkFiniteDifferences, errorLog, goldenChecker, rand } from '../helpers/op-checks.ts';
 
 // Tolerances. f32 storage: forward 1e-5, gradients 1e-4 (relative to the reference's max). f16 storage:
 // the reference runs on the f16-rounded inputs; our output is stored as f16 (half an ulp: 2^-11 relative)
@@ -15,74 +14,8 @@ import { metaRuntime, testRuntime } from '../helpers/gpu.ts';
 // scale) becomes ~2e-3 of gx's scale; torch on a saved f16 output has the same error.
 const TOL = { f32: { y: 1e-5, g: 1e-4 }, f16: { y: 1e-3, g: 5e-3 } };
 
-const errors: Record<string, number> = {};
-const note = (key: string, err: number) => (errors[key] = Math.max(errors[key] ?? 0, err));
-
-/** Runs one golden: uploads in.<names> in the case's dtype, seeds backward with in.gy, compares out.y and grads. */
-async function checkGolden(op: string, file: string, names: string[], fn: (...xs: Tensor[]) => Tensor): Promise<void> {
-  const rt = await testRuntime();
-  const g = loadGolden(`ops/${op}/${file}.safetensors`);
-  const dtype = g.meta.dtype as DType;
-  const xs = names.map((n) => {
-    const t = Tensor.fromArray(rt, g.t(`in.${n}`), g.shape(`in.${n}`), dtype, 'data', n);
-    t.requiresGrad = true;
-    return t;
-  });
-  const y = fn(...xs);
-  expect(y.shape).toEqual(g.shape('out.y'));
-  backward(y, Tensor.fromArray(rt, g.t('in.gy'), g.shape('in.gy'), 'f32'));
-  const yErr = maxRelError(await y.toArray(), g.t('out.y'));
-  note(`${op} ${dtype} y`, yErr);
-  expect(yErr, `${op}/${file} out.y`).toBeLessThanOrEqual(TOL[dtype].y);
-  for (let i = 0; i < names.length; i++) {
-    const gErr = maxRelError(await xs[i].grad!.toArray(), g.t(`grad.${names[i]}`));
-    note(`${op} ${dtype} grad`, gErr);
-    expect(gErr, `${op}/${file} grad.${names[i]}`).toBeLessThanOrEqual(TOL[dtype].g);
-  }
-}
-
-/**
- * Central differences of sum(fn(xs) * w) on the host (GPU forward calls), against backward's gradients.
- * f32 with h = 1e-2: truncation and rounding errors are both around 1e-4 of the gradient scale.
- */
-async function checkFiniteDifferences(rt: GpuRuntime, inputs: { data: Float32Array; shape: number[] }[], fn: (...xs: Tensor[]) => Tensor, h = 1e-2): Promise<number> {
-  const forward = async (datas: Float32Array[]) => {
-    const y = noGrad(() => fn(...datas.map((d, i) => Tensor.fromArray(rt, d, inputs[i].shape))));
-    return y.toArray();
-  };
-  const y0 = await forward(inputs.map((x) => x.data));
-  const w = Float32Array.from(y0, (_, i) => Math.cos(i * 1.7) + 0.5);
-  const loss = async (datas: Float32Array[]) => (await forward(datas)).reduce((s, v, i) => s + v * w[i], 0);
-  const xs = inputs.map((x) => {
-    const t = Tensor.fromArray(rt, x.data, x.shape);
-    t.requiresGrad = true;
-    return t;
-  });
-  const y = fn(...xs);
-  backward(y, Tensor.fromArray(rt, w, y.shape));
-  let worst = 0;
-  for (let k = 0; k < inputs.length; k++) {
-    const analytic = await xs[k].grad!.toArray();
-    const numeric = new Float32Array(analytic.length);
-    for (let i = 0; i < numeric.length; i++) {
-      const plus = inputs.map((x) => x.data.slice());
-      const minus = inputs.map((x) => x.data.slice());
-      plus[k][i] += h;
-      minus[k][i] -= h;
-      numeric[i] = ((await loss(plus)) - (await loss(minus))) / (2 * h);
-    }
-    worst = Math.max(worst, maxRelError(analytic, numeric));
-  }
-  return worst;
-}
-
-const rand = (n: number, seed: number) => {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  });
-};
+const { errors, note } = errorLog();
+const checkGolden = goldenChecker(TOL, note);
 
 describe('softmax', () => {
   for (const dtype of ['f32', 'f16']) {
