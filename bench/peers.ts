@@ -17,7 +17,8 @@ import type { Page } from 'playwright-core';
 import { launchChromium } from '../tests/browser/chromium.ts';
 import { ROOT } from '../tools/serve.ts';
 import { fmt, header, latestPerAdapter, table, writeJson, writeMarkdown, type ResultsHeader } from './lib/results.ts';
-import { analyse } from './peers/analysis.ts';
+import { analyse, type VariantEvidence } from './peers/analysis.ts';
+import type { VariantsFile } from './variants.ts';
 import type { PeerBenchConfig, PeerBenchResult } from './peers/types.ts';
 
 export interface PeersFile extends ResultsHeader, PeerBenchResult {
@@ -65,7 +66,7 @@ export function runPeersPage(cfg: PeerBenchConfig, log: (s: string) => void = co
 export async function run(args: Args): Promise<void> {
   if (args.bool('render')) {
     // Re-analyse and re-render the newest results of each adapter, without running anything.
-    const files = latestPerAdapter<PeersFile>('peers').map((f) => ({ ...f, analysis: analyse(f) }));
+    const files = latestPerAdapter<PeersFile>('peers').map((f) => ({ ...f, analysis: analyse(f, variantEvidence(f.adapter)) }));
     for (const f of files) writeJson('peers', f.adapter, f, undefined, new Date(f.date));
     console.log(`wrote ${writeMarkdown('peers', renderPeers(files)).pathname}`);
     return;
@@ -85,12 +86,23 @@ export async function run(args: Args): Promise<void> {
   const result = await runPeersPage(cfg, quiet ? () => {} : console.log);
   const version = /Chrome\/([\d.]+)/.exec(result.userAgent)?.[1] ?? '?';
   const file: PeersFile = { ...header('peers', result.adapter, `chromium ${version}`, `wall (ours also ${result.timing})`), scale: cfg.scale, tolerance: cfg.tolerance, ...result, analysis: [] };
-  file.analysis = analyse(file);
+  file.analysis = analyse(file, variantEvidence(file.adapter));
   const dir = args.str('out') ? new URL(`file://${args.str('out')!.replace(/\/?$/, '/')}`) : undefined;
   const path = writeJson('peers', result.adapter, file, dir);
   writeMarkdown('peers', renderPeers(latestPerAdapter<PeersFile>('peers', dir)), dir);
   if (quiet) console.log(JSON.stringify(file, null, 1));
   else console.log(`wrote ${path.pathname}`);
+}
+
+/** The newest GEMM-variant measurement on the same adapter, if one was run (bench/variants.ts). */
+function variantEvidence(adapter: string): VariantEvidence | undefined {
+  try {
+    // Node and Chromium name the same adapter with more or fewer of its fields.
+    const v = latestPerAdapter<VariantsFile>('variants').find((x) => x.adapter.startsWith(adapter) || adapter.startsWith(x.adapter));
+    return v ? { host: `${v.host}, ${v.date.slice(0, 10)}`, rows: v.rows } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function renderPeers(files: PeersFile[]): string {

@@ -38,7 +38,7 @@ export function ourBarriers(r: PeerRowResult, tiles: PeerBenchResult['tiles']): 
   }
 }
 
-export function analyse(r: PeerBenchResult): string[] {
+export function analyse(r: PeerBenchResult, variants?: VariantEvidence): string[] {
   const notes: string[] = [];
   const c = r.ceiling;
   for (const row of r.rows) {
@@ -48,45 +48,64 @@ export function analyse(r: PeerBenchResult): string[] {
     const rate = row.flops / ms / 1e6;
     const parts = [
       `**${row.id} ${row.mode === 'fwd' ? 'fwd' : 'fwd+bwd'}**: ${behind.map(([n, cell]) => `${cell.speedup!.toFixed(2)}x ${n} (target ${(TARGET[n] ?? 1).toFixed(1)}x)`).join(', ')}.`,
-      `Ours ${ms.toFixed(0)} ms, ${rate.toFixed(2)} GFLOP/s = ${((100 * rate) / c.gflops).toFixed(0)}% of the FMA ceiling, ${row.ours.dispatches} dispatch${row.ours.dispatches === 1 ? '' : 'es'}.`,
+      `Ours ${ms.toFixed(0)} ms (GPU time), ${rate.toFixed(2)} GFLOP/s = ${((100 * rate) / c.gflops).toFixed(0)}% of the FMA ceiling, ${row.ours.dispatches} dispatch${row.ours.dispatches === 1 ? '' : 'es'}.`,
     ];
     const b = ourBarriers(row, r.tiles);
     let share: number | null = null;
     if (b && c.barrierUs > 0) {
       const est = (b.count * c.barrierUs) / 1000;
       share = Math.min(1, est / ms);
-      parts.push(`Our kernels execute about ${b.count} workgroup barriers (${b.how}); at the ${c.barrierUs.toFixed(1)} µs per barrier measured in this page that is ≈ ${est.toFixed(0)} ms, ${(100 * share).toFixed(0)}% of our time.`);
+      parts.push(`Our kernels execute about ${b.count} workgroup barriers (${b.how}); at the ${c.barrierUs.toFixed(1)} µs per barrier measured in this page that is ≈ ${est < 10 ? est.toFixed(1) : est.toFixed(0)} ms, ${(100 * share).toFixed(0)}% of our time.`);
     }
-    parts.push(closing(row, behind.map(([n]) => n), share));
+    parts.push(closing(row, behind.map(([n]) => n), share, variants));
     notes.push(parts.join(' '));
   }
   return notes;
 }
 
-function closing(row: PeerRowResult, who: string[], share: number | null): string {
+/** Our speedups against the peers we are behind in this row (below 1: behind). */
+const behindBy = (row: PeerRowResult, who: string[]): number[] => who.map((n) => row.peers[n]?.speedup ?? 1);
+
+/** Measured elsewhere on the same kind of adapter: the register-only GEMM against the tiled one (variants.md). */
+export interface VariantEvidence {
+  host: string;
+  rows: { shape: string; tiledMs: number; registerMs: number; gain: number }[];
+}
+
+function closing(row: PeerRowResult, who: string[], share: number | null, variants?: VariantEvidence): string {
   const jax = who.includes('jax-js webgpu');
   const bwd = row.mode === 'fwdbwd';
   const barrierBound = share !== null && share >= 0.3;
-  const bwdNote = bwd
-    ? ` The backward adds GEMMs on transposed operands (strided tile loads) and, per input, a zero fill and an accumulate into .grad (${row.ours.dispatches} dispatches in all).`
-    : '';
+  const shareText = share === null ? '' : ` (≈${(100 * share).toFixed(0)}%)`;
   switch (row.spec.kind) {
     case 'matmul':
-    case 'conv3x3':
+    case 'conv3x3': {
+      const v = variants?.rows.length ? variants : null;
+      const evidence = v
+        ? ` Measured in variants.md (${v.host}, same adapter): a register-only GEMM (no workgroup memory, no barriers; each thread's 4x4 block read straight from storage as vec4s) against the op's tiled kernel: ${v.rows.map((r) => `${r.shape} ${r.registerMs.toFixed(0)} vs ${r.tiledMs.toFixed(0)} ms (${r.gain.toFixed(2)}x)`).join(', ')}.`
+        : '';
+      const gains = v ? v.rows.map((r) => r.gain) : [];
+      const worst = Math.min(...behindBy(row, who));
+      const verdict = !v
+        ? ' What would close it, untested here: a register-only GEMM variant chosen per adapter by the autotune.'
+        : Math.max(...gains) > 1.1
+          ? ` So part of it closes with that kernel as a variant of the op (matmul and the implicit-GEMM conv alike) chosen per adapter by the autotune as the tiles are: ${Math.min(...gains).toFixed(2)}-${Math.max(...gains).toFixed(2)}x, against a gap of ${(1 / worst).toFixed(2)}x here. The rest is the inner loop itself (next to measure: unrolled depth and more outputs per thread, vec4 loads along K where K allows, the tile shapes of autotune.md).`
+          : ' The register-only kernel does not win on this adapter either, so the gap is not the tiling scheme; next to measure: unrolled depth and more outputs per thread, vec4 tile loads where K and N allow, and the tile shapes (autotune.md).';
       return (
-        (barrierBound
-          ? 'Barriers dominate: a GEMM variant without workgroup memory (no barriers) is what closes it on this adapter.'
-          : `Barriers are a minor share here, so the time is the tiled kernel itself: operands are staged through workgroup memory with bounds-checked scalar loads, which on a CPU adapter is one more pass over memory, not a faster one.`) +
-        ` What would close it: a register-only GEMM variant (each thread's block read straight from storage as vec4s), measured against the tiled kernel on the same adapter in variants.md, added to the op and chosen per adapter by the autotune as the tiles are${jax ? '; jax-js compiles its matmuls and convolutions to such loops (workgroup memory only for grouped reductions)' : ''}.` +
-        bwdNote
+        (barrierBound ? `Barriers dominate${shareText}.` : `Barriers are a minor share${shareText}, so the time is the tiled kernel's own work (staging operands through workgroup memory with bounds-checked scalar loads, then the 8x8 register blocks).`) +
+        evidence +
+        verdict +
+        (jax ? ' jax-js compiles its matmuls and convolutions to register-only reduction loops (workgroup memory only for grouped reductions).' : '') +
+        (bwd ? ` The backward adds the two transposed GEMMs (strided tile loads) and, per input, a zero fill and an accumulate into .grad: ${row.ours.dispatches} dispatches in all.` : '')
       );
+    }
     case 'attention':
       return (
-        (barrierBound ? 'Barriers dominate this kernel on this adapter.' : 'Barriers are not the main cost; the flash kernel\'s serial per-row softmax stage (one thread per query row while the others wait) and its staging through workgroup memory are.') +
-        ` What would close it: a variant with one query row per thread (online softmax in registers, K and V read from storage, no workgroup memory) for CPU adapters and short key ranges, chosen by the autotune. The peers materialize the ${row.spec.nq}x${row.spec.nk} score matrix per head (quadratic memory), which ours never does.` +
-        bwdNote
+        (barrierBound ? `Barriers dominate${shareText}.` : `Barriers are a minor share${shareText}; the rest is not broken down here (candidates: the per-row softmax stage, where one thread per query row works while the others wait, and the staging of Q, K, V tiles through workgroup memory).`) +
+        ` What would close it on CPU adapters: a variant with one query row per thread (online softmax in registers, K and V read from storage, no workgroup memory), chosen by the autotune, keeping the flash tiles for GPUs. The peers materialize the ${row.spec.nq}x${row.spec.nk} score matrix per head (quadratic memory), which ours never does.` +
+        (bwd ? ` The backward recomputes the scores in two kernels (dq, dkdv) and adds zero fills and accumulates into .grad: ${row.ours.dispatches} dispatches in all.` : '')
       );
     case 'group_norm':
-      return `What would close it: the three passes (row moments with a workgroup tree reduction, group merge, normalize) fused into one kernel per group where a group fits one workgroup, with fewer barriers in the reduction (subgroup adds where the adapter has subgroups).${bwdNote}`;
+      return `Ours is three passes (row moments with a workgroup tree reduction, a group merge, then the normalization), ${row.ours.dispatches} dispatches; the peers fuse or use fewer. What would close it: one kernel per group where a group fits a workgroup, with fewer barriers in the reduction (subgroup adds where the adapter has subgroups).${bwd ? ' ' : ''}`.trim();
   }
 }
