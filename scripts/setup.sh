@@ -32,7 +32,8 @@ browser_missing() {
   local missing=()
   [[ -x $CHROMIUM ]] || missing+=("$CHROMIUM")
   [[ -f $SWIFTSHADER_ICD ]] || missing+=("$SWIFTSHADER_ICD")
-  { ldconfig -p 2>/dev/null || /sbin/ldconfig -p; } | grep -q 'libvulkan\.so\.1 ' || missing+=("libvulkan.so.1")
+  # grep reads to the end (no -q): under pipefail its early exit would fail ldconfig with SIGPIPE.
+  { ldconfig -p 2>/dev/null || /sbin/ldconfig -p; } | grep 'libvulkan\.so\.1 ' >/dev/null || missing+=("libvulkan.so.1")
   command -v ffmpeg >/dev/null || missing+=(ffmpeg)
   command -v espeak-ng >/dev/null || missing+=(espeak-ng)
   /usr/bin/python3 -c 'import numpy' 2>/dev/null || missing+=(python3-numpy)
