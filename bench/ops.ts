@@ -55,8 +55,10 @@ export async function run(args: Args): Promise<void> {
     onRow: (r) => quiet || console.log(`${r.name.padEnd(28)} fwd ${fmt.ms(r.fwd.ms).padStart(7)} ms ${fmt.pct(r.fwd.ofCeiling).padStart(6)}   bwd ${fmt.ms(r.bwd?.ms).padStart(7)} ms ${fmt.pct(r.bwd?.ofCeiling).padStart(6)}`),
   });
   const tiles = { matmul: { ...matmulTiles }, conv2d: { ...conv2dTiles } };
-  const file: OpsFile = { ...header('ops', adapter, 'node (Dawn)', timer.method), scale, tiles, ceiling, rows };
-  const path = writeJson('ops', adapter, file, dir);
+  // Tuned runs are filed beside the default ones, so that ops.md shows both.
+  const key = tuned ? `${adapter}-tuned` : adapter;
+  const file: OpsFile = { ...header('ops', key, 'node (Dawn)', timer.method), scale, tiles, ceiling, rows };
+  const path = writeJson('ops', key, file, dir);
   writeMarkdown('ops', renderOps(latestPerAdapter<OpsFile>('ops', dir)), dir);
   if (quiet) console.log(JSON.stringify(file, null, 1));
   else console.log(`wrote ${path.pathname}`);

@@ -85,17 +85,20 @@ export async function run(args: Args): Promise<void> {
   const quiet = args.bool('json');
   const result = await runPeersPage(cfg, quiet ? () => {} : console.log);
   const version = /Chrome\/([\d.]+)/.exec(result.userAgent)?.[1] ?? '?';
-  const file: PeersFile = { ...header('peers', result.adapter, `chromium ${version}`, `wall (ours also ${result.timing})`), scale: cfg.scale, tolerance: cfg.tolerance, ...result, analysis: [] };
+  // Tuned runs are filed beside the default ones, so that peers.md shows both.
+  const key = cfg.autotune ? `${result.adapter}-tuned` : result.adapter;
+  const file: PeersFile = { ...header('peers', key, `chromium ${version}`, `wall (ours also ${result.timing})`), scale: cfg.scale, tolerance: cfg.tolerance, ...result, adapter: key, analysis: [] };
   file.analysis = analyse(file, variantEvidence(file.adapter));
   const dir = args.str('out') ? new URL(`file://${args.str('out')!.replace(/\/?$/, '/')}`) : undefined;
-  const path = writeJson('peers', result.adapter, file, dir);
+  const path = writeJson('peers', key, file, dir);
   writeMarkdown('peers', renderPeers(latestPerAdapter<PeersFile>('peers', dir)), dir);
   if (quiet) console.log(JSON.stringify(file, null, 1));
   else console.log(`wrote ${path.pathname}`);
 }
 
 /** The newest GEMM-variant measurement on the same adapter, if one was run (bench/variants.ts). */
-function variantEvidence(adapter: string): VariantEvidence | undefined {
+function variantEvidence(name: string): VariantEvidence | undefined {
+  const adapter = name.replace(/-tuned$/, '');
   try {
     // Node and Chromium name the same adapter with more or fewer of its fields.
     const v = latestPerAdapter<VariantsFile>('variants').find((x) => x.adapter.startsWith(adapter) || adapter.startsWith(x.adapter));
