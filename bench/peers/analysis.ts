@@ -31,7 +31,7 @@ export function ourBarriers(r: PeerRowResult, tiles: PeerBenchResult['tiles']): 
       // forward: per (batch, head, 32-query tile), per 16-key tile: 2 per head-dim chunk + 3 (shaders/attention.wgsl)
       const chunks = Math.ceil(s.D / 64);
       const f = s.B * s.heads * Math.ceil(s.nq / 32) * Math.ceil(s.nk / 16) * (2 * chunks + 3);
-      return { count: bwd ? Math.round(f * 3.5) : f, how: '32-query x 16-key tiles, about 5 barriers per key tile (backward: dq and dkdv kernels, about 2.5x more)' };
+      return { count: bwd ? Math.round(f * 3.5) : f, how: '32-query x 16-key tiles, about 5 barriers per key tile; the backward kernels (dq, dkdv) about 2.5x more' };
     }
     case 'group_norm':
       return null;
@@ -69,7 +69,20 @@ const behindBy = (row: PeerRowResult, who: string[]): number[] => who.map((n) =>
 /** Measured elsewhere on the same kind of adapter: the register-only GEMM against the tiled one (variants.md). */
 export interface VariantEvidence {
   host: string;
-  rows: { shape: string; tiledMs: number; registerMs: number; gain: number }[];
+  rows: { kernel?: 'gemm' | 'attention'; shape: string; tiledMs: number; registerMs: number; gain: number }[];
+}
+
+/** The evidence line and verdict for one kernel family, or null when variants.md has no rows for it. */
+function variantVerdict(variants: VariantEvidence | undefined, kernel: 'gemm' | 'attention', what: string, gap: number): string | null {
+  const rows = variants?.rows.filter((r) => (r.kernel ?? 'gemm') === kernel) ?? [];
+  if (!rows.length) return null;
+  const gains = rows.map((r) => r.gain);
+  const evidence = ` Measured in variants.md (${variants!.host}, same adapter): ${what} against the op's kernel: ${rows.map((r) => `${r.shape} ${r.registerMs.toFixed(0)} vs ${r.tiledMs.toFixed(0)} ms (${r.gain.toFixed(2)}x)`).join(', ')}.`;
+  const lo = Math.min(...gains);
+  const hi = Math.max(...gains);
+  if (hi <= 1.1) return `${evidence} It does not win on this adapter either, so the gap is elsewhere;`;
+  const closes = lo >= gap ? 'which would close the gap' : 'part of the gap';
+  return `${evidence} That is ${lo.toFixed(2)}-${hi.toFixed(2)}x against a gap of ${gap.toFixed(2)}x here, ${closes}: add it as a variant of the op, chosen per adapter by the autotune as the tiles are.`;
 }
 
 function closing(row: PeerRowResult, who: string[], share: number | null, variants?: VariantEvidence): string {
@@ -77,35 +90,29 @@ function closing(row: PeerRowResult, who: string[], share: number | null, varian
   const bwd = row.mode === 'fwdbwd';
   const barrierBound = share !== null && share >= 0.3;
   const shareText = share === null ? '' : ` (≈${(100 * share).toFixed(0)}%)`;
+  const gap = 1 / Math.min(...behindBy(row, who));
   switch (row.spec.kind) {
     case 'matmul':
     case 'conv3x3': {
-      const v = variants?.rows.length ? variants : null;
-      const evidence = v
-        ? ` Measured in variants.md (${v.host}, same adapter): a register-only GEMM (no workgroup memory, no barriers; each thread's 4x4 block read straight from storage as vec4s) against the op's tiled kernel: ${v.rows.map((r) => `${r.shape} ${r.registerMs.toFixed(0)} vs ${r.tiledMs.toFixed(0)} ms (${r.gain.toFixed(2)}x)`).join(', ')}.`
-        : '';
-      const gains = v ? v.rows.map((r) => r.gain) : [];
-      const worst = Math.min(...behindBy(row, who));
-      const verdict = !v
-        ? ' What would close it, untested here: a register-only GEMM variant chosen per adapter by the autotune.'
-        : Math.max(...gains) > 1.1
-          ? ` So part of it closes with that kernel as a variant of the op (matmul and the implicit-GEMM conv alike) chosen per adapter by the autotune as the tiles are: ${Math.min(...gains).toFixed(2)}-${Math.max(...gains).toFixed(2)}x, against a gap of ${(1 / worst).toFixed(2)}x here. The rest is the inner loop itself (next to measure: unrolled depth and more outputs per thread, vec4 loads along K where K allows, the tile shapes of autotune.md).`
-          : ' The register-only kernel does not win on this adapter either, so the gap is not the tiling scheme; next to measure: unrolled depth and more outputs per thread, vec4 tile loads where K and N allow, and the tile shapes (autotune.md).';
+      const v = variantVerdict(variants, 'gemm', 'a register-only GEMM (no workgroup memory, no barriers; each thread\'s 4x4 block read straight from storage as vec4s)', gap);
       return (
         (barrierBound ? `Barriers dominate${shareText}.` : `Barriers are a minor share${shareText}, so the time is the tiled kernel's own work (staging operands through workgroup memory with bounds-checked scalar loads, then the 8x8 register blocks).`) +
-        evidence +
-        verdict +
+        (v ?? ' What would close it, not measured in this run: a register-only GEMM variant chosen per adapter by the autotune.') +
+        ' Then the inner loop itself (next to measure: unrolled depth and more outputs per thread, vec4 tile loads where K allows, the tile shapes of autotune.md).' +
         (jax ? ' jax-js compiles its matmuls and convolutions to register-only reduction loops (workgroup memory only for grouped reductions).' : '') +
         (bwd ? ` The backward adds the two transposed GEMMs (strided tile loads) and, per input, a zero fill and an accumulate into .grad: ${row.ours.dispatches} dispatches in all.` : '')
       );
     }
-    case 'attention':
+    case 'attention': {
+      const v = variantVerdict(variants, 'attention', 'one query row per thread (online softmax in registers, K and V read from storage, no workgroup memory, no barriers; memory still linear)', gap);
       return (
-        (barrierBound ? `Barriers dominate${shareText}.` : `Barriers are a minor share${shareText}; the rest is not broken down here (candidates: the per-row softmax stage, where one thread per query row works while the others wait, and the staging of Q, K, V tiles through workgroup memory).`) +
-        ` What would close it on CPU adapters: a variant with one query row per thread (online softmax in registers, K and V read from storage, no workgroup memory), chosen by the autotune, keeping the flash tiles for GPUs. The peers materialize the ${row.spec.nq}x${row.spec.nk} score matrix per head (quadratic memory), which ours never does.` +
-        (bwd ? ` The backward recomputes the scores in two kernels (dq, dkdv) and adds zero fills and accumulates into .grad: ${row.ours.dispatches} dispatches in all.` : '')
+        (barrierBound ? `Barriers dominate${shareText}.` : `Barriers are a minor share${shareText}; the rest is the flash kernel's own work (its per-row softmax stage, where one thread per query row works while the others wait, and the staging of Q, K, V tiles through workgroup memory).`) +
+        (v ?? ' What would close it on CPU adapters, not measured in this run: one query row per thread, online softmax in registers, K and V from storage, chosen by the autotune.') +
+        ` Keep the flash tiles for GPUs. The peers materialize the ${row.spec.nq}x${row.spec.nk} score matrix per head (quadratic memory), which ours never does.` +
+        (bwd ? ` The backward recomputes the scores in two kernels (dq, dkdv) and adds zero fills and accumulates into .grad: ${row.ours.dispatches} dispatches in all; the same register-only treatment applies to both.` : '')
       );
+    }
     case 'group_norm':
-      return `Ours is three passes (row moments with a workgroup tree reduction, a group merge, then the normalization), ${row.ours.dispatches} dispatches; the peers fuse or use fewer. What would close it: one kernel per group where a group fits a workgroup, with fewer barriers in the reduction (subgroup adds where the adapter has subgroups).${bwd ? ' ' : ''}`.trim();
+      return `Ours is three passes (row moments with a workgroup tree reduction, a group merge, then the normalization), ${row.ours.dispatches} dispatches; the peers fuse or use fewer. What would close it: one kernel per group where a group fits a workgroup, with fewer barriers in the reduction (subgroup adds where the adapter has subgroups).`;
   }
 }

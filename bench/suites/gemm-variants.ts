@@ -48,6 +48,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 }`;
 
 export interface VariantRow {
+  /** Which op: the tiled/flash kernel of the op against a register-only one. */
+  kernel: 'gemm' | 'attention';
   shape: string;
   flops: number;
   tiledMs: number;
@@ -95,7 +97,7 @@ export async function gemmVariants(rt: GpuRuntime, timer: GpuTimer, shapes: [num
       }
       const tiledMs = median(t);
       const registerMs = median(r);
-      rows.push({ shape: `[${M}x${K}]@[${K}x${N}]`, flops: 2 * M * N * K, tiledMs, registerMs, gain: tiledMs / registerMs, maxError });
+      rows.push({ kernel: 'gemm', shape: `[${M}x${K}]@[${K}x${N}]`, flops: 2 * M * N * K, tiledMs, registerMs, gain: tiledMs / registerMs, maxError });
     } finally {
       for (const t of [a, b, c]) t.dispose();
       await rt.sync();
