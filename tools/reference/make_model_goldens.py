@@ -13,7 +13,8 @@ Files (names in the weights files are diffusers' state_dict keys):
   (in.images -> out.mean, out.logvar; in.noise -> out.latent_sample; in.latents -> out.sample)
   unet_tiny.config.json, unet_tiny.weights.safetensors, unet_tiny.io.safetensors (in.sample [B, 13, F, H, W],
   in.timestep [B], in.encoder_hidden_states [B, F, T, D], in.target -> out.sample, out.loss),
-  unet_tiny.grads.safetensors (grad.<name> of mse(out.sample, in.target) for every parameter)
+  unet_tiny.grads.{up,rest}.safetensors (grad.<name> of mse(out.sample, in.target) for every parameter;
+  split in two, up_blocks and the rest, to keep each fixture under 2 MB)
 """
 import json
 import os
@@ -110,7 +111,9 @@ def unet_goldens():
         {"config": UNET_TINY, "num_frames": f},
     )
     grads = {f"grad.{k}": p.grad.float() for k, p in model.named_parameters()}
-    save(os.path.join(OUT, "unet_tiny.grads.safetensors"), grads)
+    up = {k: v for k, v in grads.items() if k.startswith("grad.up_blocks.")}
+    save(os.path.join(OUT, "unet_tiny.grads.up.safetensors"), up)
+    save(os.path.join(OUT, "unet_tiny.grads.rest.safetensors"), {k: v for k, v in grads.items() if k not in up})
 
 
 if __name__ == "__main__":
