@@ -39,20 +39,12 @@ export function ddimSample(unet: UNet3DConditionModel, schedule: NoiseSchedule, 
   const g = opts.guidance ?? 1.5;
   const ts = schedule.ddimTimesteps(steps);
   const ratio = Math.floor(schedule.config.numTrainTimesteps / steps);
-  const n = noise.shape[0];
   return noGrad(() => {
     const nullAudio = g !== 1 ? keep(full(noise.rt, cond.audio.shape, 0, 'validation', 'null audio')) : null;
     let x = keep(noise.alias());
     try {
       for (const t of ts) {
-        const next = scope(() => {
-          const input = concat([x, cond.mask, cond.maskedLatents, cond.refLatents], 1);
-          const tt = full(noise.rt, [n], t, 'validation', 'timestep');
-          const epsAudio = unet.forward(input, tt, cond.audio, cond.frames);
-          const eps = nullAudio ? addScaled(scale(unet.forward(input, tt, nullAudio, cond.frames), 1 - g), epsAudio, g) : epsAudio;
-          const c = schedule.ddimStepCoefficients(t, t - ratio);
-          return addScaled(scale(x, c.xt), eps, c.eps);
-        });
+        const next = ddimStep(unet, schedule, cond, x, t, t - ratio, nullAudio, g);
         x.dispose();
         x = keep(next);
       }
@@ -61,6 +53,25 @@ export function ddimSample(unet: UNet3DConditionModel, schedule: NoiseSchedule, 
       nullAudio?.dispose();
     }
   });
+}
+
+/**
+ * One DDIM step from timestep t to prevT (no autograd): x_t -> x_prevT, guided as ddimSample guides. `nullAudio`
+ * (zeros shaped like cond.audio) is the unconditional input, null when g is 1. Returns a new tensor; x stays.
+ * Exported for callers that step with awaits in between (src/sync: cancel between steps).
+ */
+export function ddimStep(unet: UNet3DConditionModel, schedule: NoiseSchedule, cond: SyncConditioning, x: Tensor, t: number, prevT: number, nullAudio: Tensor | null, g: number): Tensor {
+  return noGrad(() =>
+    scope(() => {
+      const n = x.shape[0];
+      const input = concat([x, cond.mask, cond.maskedLatents, cond.refLatents], 1);
+      const tt = full(x.rt, [n], t, 'validation', 'timestep');
+      const epsAudio = unet.forward(input, tt, cond.audio, cond.frames);
+      const eps = nullAudio ? addScaled(scale(unet.forward(input, tt, nullAudio, cond.frames), 1 - g), epsAudio, g) : epsAudio;
+      const c = schedule.ddimStepCoefficients(t, prevT);
+      return addScaled(scale(x, c.xt), eps, c.eps);
+    }),
+  );
 }
 
 /** One noise draw per chunk, repeated over its frames, as LatentSync's inference does. */
