@@ -9,8 +9,9 @@ import type { IngestProgress } from './ingest.ts';
 import type { MaskParams } from './mask.ts';
 import type { WhisperEncoderInfo } from './whisper-onnx.ts';
 import type { ClipMeta, DatasetConfig, DatasetMeta, StorageReport } from '../store/dataset-store.ts';
+import type { VaeInfo } from './vae-weights.ts';
 
-export type { ClipMeta, ClipProbe, DatasetConfig, DatasetMeta, FaceBox, IngestProgress, MaskParams, StorageReport, WhisperEncoderInfo };
+export type { ClipMeta, ClipProbe, DatasetConfig, DatasetMeta, FaceBox, IngestProgress, MaskParams, StorageReport, VaeInfo, WhisperEncoderInfo };
 
 export interface DatasetOptions {
   resolution?: number;
@@ -67,5 +68,14 @@ export interface DatasetApi extends ProxyMarked {
    */
   cacheLatents(datasetId: string, opts?: { standIn?: boolean }, onProgress?: (p: { clip: number; clips: number; done: number; total: number }) => void): Promise<ClipMeta[]>;
   readiness(datasetId: string, sampleFrames?: number): Promise<ClipReadiness[]>;
+  /**
+   * Builds the preset's VAE on the engine's GPU and loads the weights (.safetensors or .pt; strict), or a
+   * seeded untrained one when weights is null; it becomes the encoder of cacheLatents and validation's decoder.
+   */
+  loadVae(weights: ArrayBuffer | null, preset: string): Promise<VaeInfo>;
+  /** Loads the VAE that the demo models' manifest (public/demo/demo-models.json, an absolute URL) names. */
+  loadDemoVae(manifestUrl: string): Promise<VaeInfo & { resolution: number | null }>;
+  /** The loaded VAE, or null. */
+  vaeInfo(): Promise<VaeInfo | null>;
   storage(): Promise<StorageReport>;
 }

@@ -12,6 +12,11 @@ import { DEFAULT_MASK, latentMask, pixelMask, validateMask } from './mask.ts';
 import { LATENTSYNC_WINDOW } from './audio-tokens.ts';
 import { EncoderModelError, loadWhisperEncoder, type WhisperEncoder, type WhisperEncoderInfo } from './whisper-onnx.ts';
 import { DatasetStore, type ClipMeta, type DatasetConfig, type DatasetMeta, type StorageReport } from '../store/dataset-store.ts';
+import type { GpuRuntime } from '../gpu/runtime.ts';
+import type { AutoencoderKL } from '../nn/vae/autoencoder-kl.ts';
+import type { ClipLatents } from '../train/sample.ts';
+import { vaeLatentEncoder } from './vae-encoder.ts';
+import { buildVae, fetchDemoVae, VaeLoadError, type VaeInfo } from './vae-weights.ts';
 
 export type FailureMaker = (code: 'bad-clip' | 'bad-encoder' | 'bad-request', message: string, action: string, detail?: string) => unknown;
 
@@ -22,6 +27,8 @@ export interface DatasetServiceOptions {
   toFailure?: (e: unknown) => unknown;
   /** IndexedDB database name (tests use their own). */
   dbName?: string;
+  /** The engine's GPU runtime (throws the engine's failure when there is none): the VAE lives on it. */
+  runtime?: () => GpuRuntime;
 }
 
 const plainFailure: FailureMaker = (code, message, action, detail) => ({ kind: 'engine-failure', code, message, action, ...(detail ? { detail } : {}) });
@@ -33,6 +40,7 @@ export class DatasetService implements DatasetApi {
   private store: Promise<DatasetStore> | null = null;
   private encoder: WhisperEncoder | null = null;
   private latentEncoder: LatentEncoder | null = null;
+  private vae: { model: AutoencoderKL; info: VaeInfo; rt: GpuRuntime } | null = null;
   private readonly fail: FailureMaker;
   private readonly toFailure: (e: unknown) => unknown;
 
@@ -60,7 +68,7 @@ export class DatasetService implements DatasetApi {
     } catch (e) {
       if (e instanceof ClipError) throw this.fail('bad-clip', e.message, e.action, e.detail);
       if (e instanceof EncoderModelError) throw this.fail('bad-encoder', e.message, e.action);
-      if (e instanceof BadRequest) throw this.fail('bad-request', e.message, e.action);
+      if (e instanceof BadRequest || e instanceof VaeLoadError) throw this.fail('bad-request', e.message, e.action);
       throw this.toFailure(e);
     }
   }
@@ -72,8 +80,9 @@ export class DatasetService implements DatasetApi {
   create(name: string, opts: DatasetOptions = {}): Promise<DatasetMeta> {
     return this.guard(async () => {
       const resolution = opts.resolution ?? DEFAULT_RESOLUTION;
-      if (!Number.isInteger(resolution) || resolution < 64 || resolution > 1024 || resolution % 64) {
-        throw new BadRequest(`The training resolution must be a multiple of 64 between 64 and 1024, not ${resolution}.`, 'Pick 256 or 512, as LatentSync does.');
+      // 16 and 32 px are the tiny demo models' sizes; the UNet needs latents that halve cleanly.
+      if (!Number.isInteger(resolution) || resolution < 16 || resolution > 1024 || resolution % 16) {
+        throw new BadRequest(`The training resolution must be a multiple of 16 between 16 and 1024, not ${resolution}.`, 'Pick 256 or 512, as LatentSync does (32 for the tiny demo models).');
       }
       const mask = opts.mask ?? DEFAULT_MASK;
       const bad = validateMask(mask);
@@ -159,6 +168,63 @@ export class DatasetService implements DatasetApi {
       }
       return out;
     });
+  }
+
+  loadVae(weights: ArrayBuffer | null, preset: string): Promise<VaeInfo> {
+    return this.guard(async () => this.setVae(await buildVae(this.runtime(), preset, weights, weights ? 'file' : 'init')));
+  }
+
+  loadDemoVae(manifestUrl: string): Promise<VaeInfo & { resolution: number | null }> {
+    return this.guard(async () => {
+      const { manifest, weights } = await fetchDemoVae(manifestUrl);
+      const info = this.setVae(await buildVae(this.runtime(), manifest.vae.preset, weights, 'demo'));
+      return { ...info, resolution: manifest.vae.resolution ?? manifest.unet?.resolution ?? null };
+    });
+  }
+
+  vaeInfo(): Promise<VaeInfo | null> {
+    return Promise.resolve(this.vaeModel() ? this.vae!.info : null);
+  }
+
+  /** The loaded VAE (engine side, not part of the protocol): validation decodes with it. Null after a lost device. */
+  vaeModel(): AutoencoderKL | null {
+    if (!this.vae || this.vae.rt.ctx?.lostError) return null;
+    return this.vae.model;
+  }
+
+  /**
+   * The dataset's clips as the trainer takes them (engine side: TrainingService's datasetClips). Clips that
+   * cannot train the UNet are left out; when none can, the refusal says what to do first.
+   */
+  trainingClips(datasetId: string, frames: number): Promise<ClipLatents[]> {
+    return this.guard(async () => {
+      const store = await this.db();
+      if (!(await store.getDataset(datasetId))) throw new BadRequest(`There is no dataset ${datasetId}.`, 'Pick a dataset in the Clips panel.');
+      const clips = await store.listClips(datasetId);
+      if (!clips.length) throw new BadRequest('The dataset has no clips.', 'Add a clip (or the demo clip) in the Clips panel first.');
+      const ready = clips.filter((c) => unetRefusal(c, frames) === null);
+      const uncached = clips.filter((c) => c.audio && c.frames >= frames && !c.latents);
+      if (!ready.length && uncached.length)
+        throw new BadRequest(`${uncached.map((c) => c.name).join(', ')} ${uncached.length > 1 ? 'have' : 'has'} no latents yet: cache latents first.`, 'Load a VAE and press "Cache latents" in the Clips panel.');
+      if (!ready.length) throw new BadRequest(`No clip of this dataset can train the UNet: ${unetRefusal(clips[0]!, frames)}`, 'Add a clip with a face and an audio track.');
+      const loaded = this.vaeModel() ? this.vae!.info.id : null;
+      const stale = ready.filter((c) => loaded && c.latents!.encoder !== loaded);
+      if (stale.length)
+        throw new BadRequest(`The latents of ${stale.map((c) => c.name).join(', ')} were made by another VAE than the one loaded.`, 'Press "Cache latents" again to encode them with the loaded VAE.');
+      return Promise.all(ready.map((c) => store.clipLatents(c.id)));
+    });
+  }
+
+  private setVae({ vae, info }: { vae: AutoencoderKL; info: VaeInfo }): VaeInfo {
+    this.vae?.model.dispose();
+    this.vae = { model: vae, info, rt: this.runtime() };
+    this.latentEncoder = vaeLatentEncoder(vae, this.vae.rt, info.id);
+    return info;
+  }
+
+  private runtime(): GpuRuntime {
+    if (!this.opts.runtime) throw new BadRequest('This dataset service has no GPU to run a VAE on.', 'Use the app’s engine worker.');
+    return this.opts.runtime();
   }
 
   readiness(datasetId: string, sampleFrames = 16): Promise<ClipReadiness[]> {

@@ -41,7 +41,7 @@ export class Engine implements LabEngine {
   private listeners = new Map<number, EngineListener>();
   private nextListener = 1;
   private readonly ledgerPush;
-  readonly datasets = new DatasetService({ fail: failure, toFailure });
+  readonly datasets = new DatasetService({ fail: failure, toFailure, runtime: () => this.runtime() });
   readonly training: TrainingService = new TrainingService({
     runtime: () => this.runtime(),
     emit: (e) => {
@@ -50,6 +50,7 @@ export class Engine implements LabEngine {
     },
     afterStep: (session, result) => this.checkpoints.afterStep(session, result),
     beforeStart: (run, datasetId) => this.checkpoints.beforeStart(run, datasetId),
+    datasetClips: (datasetId, frames) => this.datasets.trainingClips(datasetId, frames),
   });
   private checkpointStore: Promise<CheckpointStore> | null = null;
   readonly checkpoints: CheckpointService = new CheckpointService({
