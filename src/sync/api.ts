@@ -99,3 +99,8 @@ export class SyncCancelledError extends Error {
 }
 
 export type LipSync = (rt: GpuRuntime, models: SyncModels, video: SyncFrameSource, audio: SyncAudioFeatures, opts: SyncOptions) => Promise<SyncResult>;
+
+// The engine itself (src/sync/lip-sync.ts) and the audio features it takes (src/sync/audio.ts).
+export { lipSync } from './lip-sync.ts';
+export { syncAudio, type SyncAudioOptions } from './audio.ts';
+export { framesForAudio, pingPongIndex } from './frame-order.ts';
