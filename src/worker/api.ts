@@ -12,10 +12,12 @@ import type { LedgerSnapshot, PhaseStats } from '../gpu/memory/ledger.ts';
 import type { DatasetApi } from '../data/dataset-api.ts';
 import type { TrainingApi, TrainingEvent } from './training-api.ts';
 import type { CheckpointApi, CheckpointEvent } from './checkpoint-api.ts';
+import type { SyncApi } from './sync-api.ts';
 
 export type { Category, DeviceLimits, LedgerSnapshot, LimitName, PhaseStats };
 export type * from './training-api.ts';
 export type * from './checkpoint-api.ts';
+export type * from './sync-api.ts';
 
 /** What the engine's GPU is. */
 export interface DeviceReport {
@@ -85,6 +87,8 @@ export interface LabEngine {
   readonly training: TrainingApi;
   /** Checkpoints: autosave, save, restore, export and import (src/worker/checkpoint-api.ts). */
   readonly checkpoints: CheckpointApi;
+  /** Lip sync: models, one run at a time, the encoded video back (src/worker/sync-api.ts). */
+  readonly sync: SyncApi;
 }
 
 export const DEFAULT_BUDGET_BYTES = 4 * 1024 ** 3;
@@ -108,6 +112,10 @@ export type FailureCode =
   | 'storage-full'
   | 'weights-mismatch'
   | 'checkpoint-damaged'
+  | 'sync-state'
+  | 'sync-refused'
+  | 'sync-cancelled'
+  | 'no-video-encoder'
   | 'internal';
 
 /**
@@ -143,6 +151,10 @@ export const FAILURE_TITLES: Record<FailureCode, string> = {
   'storage-full': 'Storage is full',
   'weights-mismatch': 'The weights do not match the model',
   'checkpoint-damaged': 'This checkpoint is damaged',
+  'sync-state': 'Lip sync cannot start yet',
+  'sync-refused': 'Lip sync cannot run with these inputs',
+  'sync-cancelled': 'Lip sync cancelled',
+  'no-video-encoder': 'This browser cannot encode the video',
   'internal': 'Unexpected error',
 };
 

@@ -19,6 +19,7 @@ import { throttle } from './throttle.ts';
 import { TrainingService } from './training-service.ts';
 import { CheckpointService } from './checkpoint-service.ts';
 import { CheckpointStore } from '../store/checkpoint-store.ts';
+import { SyncService } from './sync-service.ts';
 
 export interface EngineOptions {
   /** Where the GPU comes from: navigator.gpu in the worker, Dawn in Node tests. */
@@ -63,6 +64,8 @@ export class Engine implements LabEngine {
     // A new device after a loss, under the budget the user set.
     reinit: () => this.init({ budgetBytes: this.rt?.ledger.budget }),
   });
+
+  readonly sync = new SyncService({ runtime: () => this.runtime() });
 
   constructor(private readonly opts: EngineOptions) {
     this.ledgerPush = throttle(() => this.rt && this.emit({ type: 'ledger', snapshot: this.rt.ledger.snapshot() }), opts.pushMs ?? LEDGER_PUSH_MS);

@@ -1,0 +1,270 @@
+// The engine's lip-sync service (engine.sync in the worker): loads a UNet and a VAE for inference, and
+// runs one sync at a time: the video's frames and the audio stream in (src/media/sync-input.ts), the
+// engine generates chunk by chunk (src/sync/lip-sync.ts), frames go straight into the encoder
+// (src/media/video-file-writer.ts). The file is handed over only whole: a cancel or a failure drops
+// the encoder's output and returns nothing. Every method rejects with an EngineFailure.
+import { proxyMarker } from 'comlink';
+import { centeredBox, clampBox } from '../data/crop.ts';
+import { ClipError } from '../data/clip-error.ts';
+import { validateMask, type MaskParams } from '../data/mask.ts';
+import type { GpuRuntime } from '../gpu/runtime.ts';
+import { chooseOutput, NoEncoderError } from '../media/output-codecs.ts';
+import { openSyncInput, type SyncInput } from '../media/sync-input.ts';
+import { VideoFileWriter } from '../media/video-file-writer.ts';
+import { modelFromConfig, modelFromPreset, type AnyModel } from '../nn/presets.ts';
+import { loadStateDict, StateDictMismatchError, describeMismatch } from '../nn/state-dict.ts';
+import { UNet3DConditionModel } from '../nn/unet/unet-3d-condition.ts';
+import { AutoencoderKL } from '../nn/vae/autoencoder-kl.ts';
+import type { AudioFeatureConfig } from '../store/dataset-store.ts';
+import { openWeights, type WeightsBlob } from '../train/checkpoint-export.ts';
+import { fetchDemoVae, VaeLoadError, type DemoManifest } from '../data/vae-weights.ts';
+import { SyncCancelledError, SYNC_FPS, type SyncModels } from '../sync/api.ts';
+import { DEFAULT_SYNC_AUDIO, syncAudio } from '../sync/audio.ts';
+import { lipSync } from '../sync/lip-sync.ts';
+import { failure, isEngineFailure, type EngineFailure } from './api.ts';
+import { toFailure } from './failures.ts';
+import type { SyncApi, SyncDemoModels, SyncModelFiles, SyncModelInfo, SyncRunOptions, SyncRunProgress, SyncRunResult } from './sync-api.ts';
+
+export interface SyncHost {
+  /** The engine's runtime; throws the engine's failure when there is none. */
+  runtime(): GpuRuntime;
+}
+
+/** What this service reads of public/demo/demo-models.json beyond the VAE. */
+type SyncManifest = DemoManifest & { unet?: { audio?: AudioFeatureConfig }; mask?: MaskParams };
+
+interface Loaded {
+  models: SyncModels;
+  info: SyncModelInfo;
+}
+
+export class SyncService implements SyncApi {
+  readonly [proxyMarker] = true as const;
+  private loaded: Loaded | null = null;
+  private running: AbortController | null = null;
+
+  constructor(private readonly host: SyncHost) {}
+
+  loadModels(source: SyncModelFiles | SyncDemoModels): Promise<SyncModelInfo> {
+    return guard(async () => {
+      if (this.running) throw busy('The models cannot change while a sync runs.', 'Cancel the sync first, or wait for it to finish.');
+      const files = 'demo' in source ? await demoFiles(source.manifestUrl) : { ...source, source: 'files' as const };
+      if (files.mask) {
+        const bad = validateMask(files.mask);
+        if (bad) throw failure('bad-request', `The models' mask is invalid: ${bad}.`, 'Fix the mask in the manifest, or leave it out for the default.');
+      }
+      const rt = this.host.runtime();
+      const before = rt.ledger.snapshot().live;
+      await this.unload();
+      const unetFile = await openWeights(files.unet);
+      const vaeFile = await openWeights(files.vae);
+      const unet = await buildModel(unetFile, files.unetPreset, 'unet', files.names?.unet ?? 'the UNet file');
+      const vae = await buildModel(vaeFile, files.vaePreset, 'vae', files.names?.vae ?? 'the VAE file');
+      try {
+        await loadStateDict(unet, rt, unetFile, { requiresGrad: false });
+        await loadStateDict(vae, rt, vaeFile, { requiresGrad: false });
+      } catch (e) {
+        unet.dispose();
+        vae.dispose();
+        throw e;
+      }
+      const trainConfig = parseJson(unetFile.metadata.train_config) as { resolution?: number } | null;
+      const resolution = files.resolution ?? trainConfig?.resolution;
+      if (!resolution) {
+        unet.dispose();
+        vae.dispose();
+        throw failure('bad-request', 'The UNet file does not say which resolution it was trained at.', 'Give the resolution (the crop size in pixels the UNet was trained at).');
+      }
+      const models = { unet: unet as UNet3DConditionModel, vae: vae as AutoencoderKL };
+      const info: SyncModelInfo = {
+        source: files.source,
+        unet: { name: files.names?.unet ?? 'unet', preset: files.unetPreset ?? unetFile.metadata.preset ?? null, parameters: unet.parameterCount(), crossAttentionDim: models.unet.config.cross_attention_dim },
+        vae: { name: files.names?.vae ?? 'vae', preset: files.vaePreset ?? vaeFile.metadata.preset ?? null, parameters: vae.parameterCount() },
+        resolution,
+        audio: files.audio ?? DEFAULT_SYNC_AUDIO,
+        mask: files.mask ?? null,
+        weightBytes: rt.ledger.snapshot().live - before,
+      };
+      this.loaded = { models, info };
+      return info;
+    });
+  }
+
+  models(): Promise<SyncModelInfo | null> {
+    return Promise.resolve(this.loaded?.info ?? null);
+  }
+
+  unloadModels(): Promise<void> {
+    return guard(async () => {
+      if (this.running) throw busy('The models are in use by the running sync.', 'Cancel the sync first.');
+      await this.unload();
+    });
+  }
+
+  run(video: Blob, audio: Blob | null, opts: SyncRunOptions = {}, onProgress?: (p: SyncRunProgress) => void): Promise<SyncRunResult> {
+    return guard(async () => {
+      const loaded = this.loaded;
+      if (!loaded) throw busy('No lip-sync models are loaded.', 'Load the demo models, or pick a UNet and a VAE file, first.');
+      if (this.running) throw busy('A sync is already running.', 'Wait for it to finish, or cancel it.');
+      const rt = this.host.runtime();
+      const abort = new AbortController();
+      this.running = abort;
+      const signal = abort.signal;
+      let input: SyncInput | null = null;
+      let writer: VideoFileWriter | null = null;
+      const progress = (stage: SyncRunProgress['stage'], p: Partial<SyncRunProgress> = {}) =>
+        onProgress?.({ stage, frame: 0, frames: 0, chunk: 0, chunks: 0, etaSeconds: null, peakBytes: 0, ...p });
+      try {
+        progress('open');
+        input = await openSyncInput(video, audio, { videoName: opts.videoName, audioName: opts.audioName, maxSeconds: opts.maxSeconds, signal });
+        const features = await syncAudio(input.samples, { features: loaded.info.audio });
+        const v = input.video;
+        const box = opts.box ? checkBox(opts.box, v.width, v.height) : clampBox(centeredBox(v.width, v.height), v.width, v.height);
+        const choice = await chooseOutput({ width: v.width, height: v.height, fps: SYNC_FPS, sampleRate: input.pcm.sampleRate, numberOfChannels: input.pcm.planes.length });
+        writer = await VideoFileWriter.create({ width: v.width, height: v.height, fps: SYNC_FPS, audio: input.pcm, choice });
+        const result = await lipSync(rt, loaded.models, v, features, {
+          sink: writer,
+          box,
+          resolution: loaded.info.resolution,
+          ...(loaded.info.mask ? { mask: loaded.info.mask } : {}),
+          steps: opts.steps,
+          guidance: opts.guidance,
+          seed: opts.seed,
+          signal,
+          onProgress: (p) => progress('sync', p),
+        });
+        if (signal.aborted) throw new SyncCancelledError(result.frames);
+        progress('finish', { frame: result.frames, frames: result.frames, peakBytes: result.peakBytes });
+        const file = await writer.finish();
+        writer = null;
+        return {
+          blob: file.blob,
+          mimeType: file.mimeType,
+          fileName: `${stem(opts.videoName ?? ((video as File).name || 'video'))}-synced${choice.extension}`,
+          container: choice.container,
+          videoCodec: choice.videoCodec,
+          audioCodec: choice.audioCodec,
+          videoCodecString: file.videoCodecString,
+          frames: file.frames,
+          durationSeconds: file.durationSeconds,
+          audioFrom: input.audioFrom,
+          peakBytes: result.peakBytes,
+          ms: result.ms,
+        };
+      } catch (e) {
+        throw signal.aborted ? cancelled() : e;
+      } finally {
+        await writer?.cancel();
+        await input?.close().catch(() => undefined);
+        this.running = null;
+      }
+    });
+  }
+
+  cancel(): Promise<boolean> {
+    if (!this.running) return Promise.resolve(false);
+    this.running.abort();
+    return Promise.resolve(true);
+  }
+
+  private async unload(): Promise<void> {
+    const old = this.loaded;
+    this.loaded = null;
+    old?.models.unet.dispose();
+    old?.models.vae.dispose();
+  }
+}
+
+/** The demo models: the manifest's VAE (fetched as the dataset's demo VAE is) and its UNet, beside the manifest. */
+async function demoFiles(manifestUrl: string): Promise<SyncModelFiles & { source: 'demo' }> {
+  const { manifest, weights: vae } = (await fetchDemoVae(manifestUrl)) as { manifest: SyncManifest; weights: ArrayBuffer };
+  const unetEntry = manifest.unet;
+  if (!unetEntry?.file) throw failure('bad-request', `The demo models manifest at ${manifestUrl} names no UNet.`, 'Rebuild public/demo with tools/demo/train-demo-models.ts, or pick a UNet file.');
+  const url = new URL(unetEntry.file, manifestUrl).href;
+  const r = await fetch(url).catch((e: unknown) => {
+    throw failure('bad-request', `Could not fetch the demo UNet (${url}): ${e instanceof Error ? e.message : String(e)}.`, 'Check that the app is served with its public/demo folder, then try again.');
+  });
+  if (!r.ok) throw failure('bad-request', `Could not fetch the demo UNet (${url}): HTTP ${r.status}.`, 'The demo models are not in this build: pick a UNet and a VAE file instead.');
+  return {
+    source: 'demo',
+    unet: await r.arrayBuffer(),
+    vae,
+    unetPreset: unetEntry.preset,
+    vaePreset: manifest.vae.preset,
+    resolution: unetEntry.resolution ?? manifest.vae.resolution,
+    audio: unetEntry.audio,
+    mask: manifest.mask,
+    names: { unet: unetEntry.file, vae: manifest.vae.file },
+  };
+}
+
+/** The model a weights file holds: the config in its metadata (latent-lab exports write it), else the preset given. */
+async function buildModel(file: WeightsBlob, preset: string | undefined, kind: 'unet' | 'vae', name: string): Promise<AnyModel> {
+  const config = parseJson(file.metadata.config) as Record<string, unknown> | null;
+  let model: AnyModel;
+  try {
+    model = preset ? modelFromPreset(preset) : config ? modelFromConfig(config) : noConfig(name);
+  } catch (e) {
+    if (isEngineFailure(e)) throw e;
+    throw failure('weights-mismatch', `${name}: ${e instanceof Error ? e.message : String(e)}.`, `Pick a ${kind === 'unet' ? 'UNet' : 'VAE'} file exported by latent-lab, or name its preset.`);
+  }
+  const isRight = kind === 'unet' ? model instanceof UNet3DConditionModel : model instanceof AutoencoderKL;
+  if (!isRight) {
+    model.dispose();
+    throw failure('weights-mismatch', `${name} holds ${kind === 'unet' ? 'a VAE, not a UNet' : 'a UNet, not a VAE'}.`, 'Swap the two files.');
+  }
+  return model;
+}
+
+function noConfig(name: string): never {
+  throw failure('weights-mismatch', `${name} does not say which model it holds (no config in its metadata).`, 'Pick a file exported by latent-lab, or name its preset (unet-tiny, vae-tiny, sd-vae-ft-mse, ...).');
+}
+
+function parseJson(text: string | undefined): unknown {
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+function checkBox(box: { x: number; y: number; size: number }, width: number, height: number) {
+  const ok = [box.x, box.y, box.size].every(Number.isInteger) && box.size > 0 && box.x >= 0 && box.y >= 0 && box.x + box.size <= width && box.y + box.size <= height;
+  if (!ok) {
+    throw failure(
+      'sync-refused',
+      `The face box (x ${box.x}, y ${box.y}, size ${box.size}) is not a square inside the ${width}x${height} video.`,
+      `Place a square box of at most ${Math.min(width, height)} px inside the frame, over the face.`,
+    );
+  }
+  return box;
+}
+
+const stem = (name: string) => name.replace(/\.[^.]*$/, '').replace(/[^\w.-]+/g, '-').slice(0, 60) || 'video';
+
+const busy = (message: string, action: string) => failure('sync-state', message, action);
+
+const cancelled = () => failure('sync-cancelled', 'The lip sync was cancelled; no file was written.', 'Start it again when you want the video.');
+
+/** Rejects with an EngineFailure whatever went wrong. */
+async function guard<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw syncFailure(e);
+  }
+}
+
+function syncFailure(e: unknown): EngineFailure {
+  if (isEngineFailure(e)) return e;
+  if (e instanceof SyncCancelledError) return cancelled();
+  if (e instanceof ClipError) return e.code === 'aborted' ? cancelled() : failure('bad-clip', e.message, e.action, e.detail);
+  if (e instanceof VaeLoadError) return failure('bad-request', e.message, e.action);
+  if (e instanceof NoEncoderError) return failure('no-video-encoder', e.message, 'Use a current Chrome or Edge (WebCodecs encoders for H.264/AAC or VP9/Opus).');
+  if (e instanceof StateDictMismatchError) return failure('weights-mismatch', `The weights do not fit the model: ${describeMismatch(e.report)}`, 'Pick the UNet and VAE files that were trained together, with their presets.');
+  if (e instanceof Error && e.message.startsWith('lip sync: ')) {
+    return failure('sync-refused', e.message.slice('lip sync: '.length), 'Change what the message names and run again.', e.stack);
+  }
+  return toFailure(e);
+}
