@@ -38,6 +38,11 @@ export class FirstRunHint extends LitElement {
       p {
         margin: 0;
       }
+      .buttons {
+        display: flex;
+        gap: 8px;
+        flex-wrap: wrap;
+      }
       button {
         font: inherit;
         color: inherit;
@@ -63,13 +68,21 @@ export class FirstRunHint extends LitElement {
           <strong>First time here?</strong>
           <p>
             latent-lab trains lip-sync models on your own GPU, inside a memory budget that it enforces. Check that your GPU
-            was found below, then set the budget to what the GPU can spare for training (leave room for your desktop and
-            other tabs). Training starts from a video clip of a speaking face, or from the demo clip.
+            was found below and set the budget to what the GPU can spare. Then drop a video clip of a speaking face into
+            the Clips panel, or try the demo clip: add it, load the demo VAE, cache latents, and start a run.
           </p>
         </div>
-        <button type="button" @click=${this.dismiss}>Got it</button>
+        <div class="buttons">
+          <button type="button" data-testid="hint-demo" @click=${this.demo}>Try the demo clip</button>
+          <button type="button" @click=${this.dismiss}>Got it</button>
+        </div>
       </aside>
     `;
+  }
+
+  /** Asks the page to load the demo clip into the Clips panel (lab-app handles 'use-demo-clip'). */
+  private demo() {
+    this.dispatchEvent(new CustomEvent('use-demo-clip', { bubbles: true, composed: true }));
   }
 
   private dismiss() {

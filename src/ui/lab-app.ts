@@ -2,6 +2,8 @@ import { css, html, LitElement } from 'lit';
 import type { DeviceReport, EngineEvent, EngineFailure, LedgerSnapshot, SelfTestResult } from '../worker/api.ts';
 import './device-panel.ts';
 import './checkpoints-panel.ts';
+import './clips-panel.ts';
+import { ClipsController } from './clips-controller.ts';
 import { CheckpointsController } from './checkpoints-controller.ts';
 import './coming-panel.ts';
 import { asFailure, startEngine, type EngineClient } from './engine-client.ts';
@@ -38,6 +40,8 @@ export class LabApp extends LitElement {
   private client: EngineClient | null = null;
   /** Settings, verdict, run status, losses and memory samples of training. */
   private training = new TrainingController(this, (f) => this.fail(f, false));
+  /** The dataset: clips, the VAE and its latents; runs train on it when the user chose to. */
+  private clips = new ClipsController(this, (f) => this.fail(f, false));
   private checkpoints = new CheckpointsController(
     this,
     (f) => this.fail(f, false),
@@ -52,6 +56,7 @@ export class LabApp extends LitElement {
     this.ledger = null;
     this.failures = [];
     this.budgetError = null;
+    this.training.datasetId = () => this.clips.trainingDatasetId;
   }
 
   static override styles = [
@@ -156,7 +161,7 @@ export class LabApp extends LitElement {
           <h1>latent-lab<span>lip-sync diffusion training on your GPU, inside a memory budget</span></h1>
           <span class="status ${this.status}" role="status" data-testid="status">${label}</span>
         </header>
-        <first-run-hint></first-run-hint>
+        <first-run-hint @use-demo-clip=${this.useDemoClip}></first-run-hint>
         ${this.failures.length
           ? html`<error-banner .failures=${this.failures} @dismiss=${(e: CustomEvent<number>) => this.dismiss(e.detail)}></error-banner>`
           : null}
@@ -207,11 +212,13 @@ export class LabApp extends LitElement {
         <loss-chart .points=${t.loss} .version=${t.version}></loss-chart>
         <training-memory .status=${t.status} .samples=${t.memory} .version=${t.version} .settingsPeak=${t.verdict?.peak ?? null}></training-memory>
       </div>
-      <coming-panel
+      <clips-panel
         data-testid="slot-clips"
-        heading="Clips"
-        note="Drop video clips of a speaking face to build a dataset: thumbnails, the crop box and mask, each clip's status. Until then, runs train on synthetic clips."
-      ></coming-panel>
+        .ctl=${this.clips}
+        .version=${this.clips.version}
+        .ready=${this.clips.ready && this.status === 'ready'}
+        .runLive=${t.running}
+      ></clips-panel>
       <div class="stack">
         <coming-panel
           data-testid="slot-validation"
@@ -258,6 +265,7 @@ export class LabApp extends LitElement {
       this.status = 'ready';
       void this.training.connect(client.engine);
       void this.checkpoints.connect(client.engine);
+      void this.clips.connect(client.engine);
     } catch (e) {
       this.fail(asFailure(e));
     }
@@ -276,6 +284,21 @@ export class LabApp extends LitElement {
       return client.engine.init();
     }
   }
+
+  /** Training on the dataset: the settings take its resolution, and its readiness counts the settings' frames a sample. */
+  override updated() {
+    const t = this.training;
+    const preset = t.presets.find((p) => p.name === t.settings.preset);
+    this.clips.setSampleFrames(t.settings.frames ?? preset?.defaults.frames ?? 2);
+    const res = this.clips.dataset?.config.resolution;
+    if (this.clips.trainingDatasetId && res && (t.settings.resolution ?? preset?.defaults.resolution) !== res && !t.running) t.change({ ...t.settings, resolution: res });
+  }
+
+  /** The first-run hint's "Try the demo clip": the demo clip goes into the Clips panel, which scrolls into view. */
+  private useDemoClip = () => {
+    void this.clips.pickDemo();
+    this.renderRoot.querySelector('clips-panel')?.scrollIntoView({ behavior: 'smooth', block: 'start' });
+  };
 
   private onEvent(e: EngineEvent) {
     if (e.type === 'ledger') {

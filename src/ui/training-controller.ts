@@ -45,6 +45,8 @@ export class TrainingController implements ReactiveController {
   memory: MemorySample[] = [];
   version = 0;
   call: RunCall = null;
+  /** The dataset a new run trains on (the Clips panel's), or null for synthetic clips. */
+  datasetId: () => string | null = () => null;
   private api: Remote<TrainingApi> | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private planSeq = 0;
@@ -157,7 +159,7 @@ export class TrainingController implements ReactiveController {
     this.change({ ...this.settings, batch: c.batch, microBatch: c.microBatch, checkpointing: c.checkpointing, precision: c.precision });
   }
 
-  start = () => this.run('start', (api) => api.start({ steps: this.steps, settings: this.settings }));
+  start = () => this.run('start', (api) => api.start({ steps: this.steps, settings: this.settings, datasetId: this.datasetId() }));
   pause = () => this.run('pause', (api) => api.pause());
   resume = () => this.run('resume', (api) => api.resume());
   stop = () => this.run('stop', (api) => api.stop());

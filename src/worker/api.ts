@@ -18,6 +18,7 @@ export type { Category, DeviceLimits, LedgerSnapshot, LimitName, PhaseStats };
 export type * from './training-api.ts';
 export type * from './checkpoint-api.ts';
 export type * from './sync-api.ts';
+export type * from '../data/dataset-api.ts';
 
 /** What the engine's GPU is. */
 export interface DeviceReport {
