@@ -52,6 +52,7 @@ export class Engine implements LabEngine {
     afterStep: (session, result) => this.checkpoints.afterStep(session, result),
     beforeStart: (run, datasetId) => this.checkpoints.beforeStart(run, datasetId),
     datasetClips: (datasetId, frames) => this.datasets.trainingClips(datasetId, frames),
+    vae: () => this.datasets.vaeModel(),
   });
   private checkpointStore: Promise<CheckpointStore> | null = null;
   readonly checkpoints: CheckpointService = new CheckpointService({

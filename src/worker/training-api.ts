@@ -109,18 +109,73 @@ export interface StartOptions {
   settings?: TrainSettings;
   /** Train on this dataset's clips; synthetic clips when absent or null. */
   datasetId?: string | null;
+  /** How the run's validations sample (every `validateEvery` steps, and validate() without options). */
+  validation?: ValidationSettings;
+}
+
+/** How a validation samples: DDIM steps, classifier-free guidance and the seed of the window and noise. */
+export interface ValidationSettings {
+  /** DDIM steps (default 20). */
+  steps?: number;
+  /** Classifier-free guidance scale (default 1.5, LatentSync's). */
+  guidance?: number;
+  /** Picks the clip window and the noise; the same seed gives comparable validations over a run (default 7). */
+  seed?: number;
+}
+
+/** One validation frame as RGB bytes, row-major [height, width, 3]. */
+export interface ValidationFrame {
+  /** The frame index inside the validated window. */
+  index: number;
+  truth: Uint8Array;
+  /** The generated lower face composited into the truth's upper face, as LatentSync shows it. */
+  generated: Uint8Array;
+  size: { width: number; height: number };
+}
+
+/** What one validation measured and a few of its frames. */
+export interface TrainValidation {
+  /** The optimizer step the model had when it was validated. */
+  step: number;
+  /** PSNR of the composited frames against the truth, in dB (Infinity when they are equal). */
+  psnr: number;
+  /** Mean absolute error over the generated (mouth) region, in [-1, 1] units. */
+  mouthL1: number;
+  ms: number;
+  /** Held bytes at the validation's highest point (training's buffers included). */
+  peakBytes: number;
+  /** The budget at that moment. */
+  budget: number;
+  /** The plan's validation-phase peak for this run; null when the run was planned without validation. */
+  plannedPeak: number | null;
+  /** 'schedule': every validateEvery steps; 'request': validate() was called. */
+  trigger: 'schedule' | 'request';
+  /** 'frames': the dataset's own frames; 'vae-decode': the VAE's decode of the clip's true latents (no frames stored). */
+  reference: 'frames' | 'vae-decode';
+  /** Sampling as it ran. */
+  sampling: Required<ValidationSettings>;
+  /** The decode's tile side in latent pixels; null when it decoded whole. */
+  tile: number | null;
+  /** The generated region in the frames' pixels (where LatentSync's mask is 0): the mouth crop. */
+  mouth: { x: number; y: number; width: number; height: number };
+  frames: ValidationFrame[];
 }
 
 export interface TrainingHistory {
   loss: LossPoint[];
   memory: MemorySample[];
+  /** The last few validations, oldest first. */
+  validations: TrainValidation[];
 }
 
 /** Pushed to subscribers while a run lives (progress after every step and on every state change). */
 export type TrainingEvent =
   | { type: 'train-progress'; status: TrainingStatus }
   | { type: 'train-loss'; points: LossPoint[] }
-  | { type: 'train-memory'; samples: MemorySample[] };
+  | { type: 'train-memory'; samples: MemorySample[] }
+  | { type: 'train-validation'; result: TrainValidation }
+  /** A validation that could not run; the run itself goes on. */
+  | { type: 'train-validation-failed'; step: number; trigger: TrainValidation['trigger']; failure: EngineFailure };
 
 /**
  * Training in the worker. Every method rejects with an EngineFailure: 'bad-request' (a setting that cannot
@@ -144,6 +199,12 @@ export interface TrainingApi {
   /** Resolves once the run has stopped and its GPU memory is released. */
   stop(): Promise<TrainingStatus>;
   status(): Promise<TrainingStatus>;
-  /** The run's loss points and memory samples so far (for a view that subscribes late). */
+  /** The run's loss points, memory samples and last validations so far (for a view that subscribes late). */
   history(): Promise<TrainingHistory>;
+  /**
+   * Validates the run's model now: between steps while it runs (the next step waits), at once while it is
+   * paused. Refused ('training-state') when no run holds a model (none started, or it ended and released it).
+   * Resolves with the result, which subscribers also get as a 'train-validation' event.
+   */
+  validate(opts?: ValidationSettings): Promise<TrainValidation>;
 }

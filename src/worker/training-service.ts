@@ -6,6 +6,7 @@
 import { fmtBytes } from '../gpu/memory/bytes.ts';
 import type { GpuRuntime } from '../gpu/runtime.ts';
 import { getPreset, PRESETS, type Preset } from '../nn/presets.ts';
+import type { AutoencoderKL } from '../nn/vae/autoencoder-kl.ts';
 import { checkConfig, DEFAULT_TRAIN, type TrainConfig } from '../train/config.ts';
 import { fitTraining, planningClips, planTraining, type PlanReport } from '../train/plan.ts';
 import type { ClipLatents } from '../train/sample.ts';
@@ -22,8 +23,11 @@ import type {
   TrainingHistory,
   TrainingStatus,
   TrainSettings,
+  TrainValidation,
+  ValidationSettings,
 } from './training-api.ts';
 import { TrainingSession, type SessionOptions } from './training-session.ts';
+import { RunValidator } from './validation-runner.ts';
 
 export interface TrainingHost {
   /** The engine's runtime; throws the engine's failure when there is none. */
@@ -38,6 +42,11 @@ export interface TrainingHost {
   afterStep?: SessionOptions['afterStep'];
   /** Runs on a new run before its first step (a checkpoint restore, imported weights); a throw refuses the start. */
   beforeStart?: (run: UnetTraining, datasetId: string | null) => Promise<void>;
+  /**
+   * The VAE validation decodes with (the dataset's, held by the engine outside training), or null when none
+   * is loaded: synthetic runs then validate with a seeded VAE of the configured preset.
+   */
+  vae?: () => AutoencoderKL | null;
 }
 
 /** The most steps one start() may ask for. */
@@ -71,7 +80,7 @@ export class TrainingService implements TrainingApi {
       const config = this.configFor(settings);
       const rt = this.host.runtime();
       const t0 = performance.now();
-      const r = await planTraining(config, rt.limits, this.available(rt));
+      const r = await planTraining(config, rt.limits, this.available(rt, config));
       return verdict(r, r.fits ? '' : notFitting(r), [], performance.now() - t0);
     });
   }
@@ -81,7 +90,7 @@ export class TrainingService implements TrainingApi {
       const config = this.configFor(settings);
       const rt = this.host.runtime();
       const t0 = performance.now();
-      const f = await fitTraining(config, rt.limits, this.available(rt));
+      const f = await fitTraining(config, rt.limits, this.available(rt, config));
       const best = f.chosen ?? f.tried.reduce((a, b) => (b.peak < a.peak ? b : a));
       return verdict(best, f.advice, f.tried.map(candidate), performance.now() - t0);
     });
@@ -99,7 +108,7 @@ export class TrainingService implements TrainingApi {
       const { clips, data } = await this.clipsFor(config, opts.datasetId ?? null);
       // Start as the planner does: nothing pooled, so the measured peak is the planned one.
       rt.ledger.trim(0);
-      const budget = this.available(rt);
+      const budget = this.available(rt, config);
       const plan = await planTraining(config, rt.limits, budget);
       if (!plan.fits) {
         const fit = await fitTraining(config, rt.limits, budget);
@@ -107,13 +116,21 @@ export class TrainingService implements TrainingApi {
       }
       this.baseline = rt.ledger.snapshot().live;
       const run = new UnetTraining(rt, config, clips);
-      if (this.host.beforeStart) {
-        try {
-          await this.host.beforeStart(run, opts.datasetId ?? null);
-        } catch (e) {
-          run.dispose();
-          throw e;
-        }
+      const validator = new RunValidator(run, {
+        vae: this.host.vae,
+        synthetic: data?.kind === 'synthetic',
+        plannedPeak: plan.phases.validation?.peak ?? null,
+        defaults: opts.validation,
+      });
+      try {
+        validator.sampling();
+        // Scheduled validation: its VAE now, where the plan has it (a dataset run without its VAE is refused here).
+        if (config.validateEvery > 0) validator.vae();
+        await this.host.beforeStart?.(run, opts.datasetId ?? null);
+      } catch (e) {
+        validator.dispose();
+        run.dispose();
+        throw e;
       }
       this.session = new TrainingSession(run, {
         steps,
@@ -122,6 +139,7 @@ export class TrainingService implements TrainingApi {
         data,
         plannedPeak: plan.peak,
         afterStep: this.host.afterStep,
+        validator,
       });
       this.configured = config;
       this.session.start();
@@ -158,7 +176,15 @@ export class TrainingService implements TrainingApi {
   }
 
   history(): Promise<TrainingHistory> {
-    return guard(async () => this.session?.history() ?? { loss: [], memory: [] });
+    return guard(async () => this.session?.history() ?? { loss: [], memory: [], validations: [] });
+  }
+
+  validate(opts?: ValidationSettings): Promise<TrainValidation> {
+    return guard(async () => {
+      if (!this.session)
+        throw failure('training-state', 'No run holds a model to validate.', 'Start a run (or restore a checkpoint), then validate while it runs or is paused.');
+      return this.session.validate(opts);
+    });
   }
 
   private statusNow(): TrainingStatus {
@@ -200,10 +226,15 @@ export class TrainingService implements TrainingApi {
     throw failure('bad-request', 'No training configuration is set.', 'Choose a preset and settings first.');
   }
 
-  /** What a run may hold: the budget less the live bytes outside training (pooled bytes are trimmed first). */
-  private available(rt: GpuRuntime): number {
+  /**
+   * What a run may hold: the budget less the live bytes outside training (pooled bytes are trimmed first).
+   * A plan with validation counts the VAE's weights itself: when the engine already holds that VAE, its bytes
+   * are given back so they are not counted twice.
+   */
+  private available(rt: GpuRuntime, config: TrainConfig): number {
     const outside = this.session && !this.session.isOver ? this.baseline : rt.ledger.snapshot().live;
-    return rt.ledger.budget - outside;
+    const vae = config.validateEvery > 0 ? RunValidator.hostBytes(this.host.vae?.(), rt) : 0;
+    return rt.ledger.budget - outside + vae;
   }
 
   private async clipsFor(config: TrainConfig, datasetId: string | null): Promise<{ clips: ClipLatents[]; data: TrainingStatus['data'] }> {

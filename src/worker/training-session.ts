@@ -6,13 +6,32 @@
  *
  * After every step it emits the step's loss, memory samples (live bytes per category at the peak of each
  * ledger phase inside the step, and after it) and the progress.
+ *
+ * Validation: every `validateEvery` steps inside the step (its ledger phase shows in the step's memory
+ * samples), and on request between steps, run by the loop itself so it never overlaps a step, a pause
+ * taking effect or the run's release. Results go to subscribers and the last few stay in the history.
  */
 import { zeroByCategory, type Category } from '../gpu/memory/categories.ts';
 import type { LedgerEvent } from '../gpu/memory/ledger.ts';
 import type { StepResult } from '../train/trainer.ts';
 import type { UnetTraining } from '../train/unet-training.ts';
-import type { EngineFailure } from './api.ts';
-import type { LossPoint, MemorySample, RunState, TrainingEvent, TrainingHistory, TrainingStatus } from './training-api.ts';
+import { failure, type EngineFailure } from './api.ts';
+import type {
+  LossPoint,
+  MemorySample,
+  RunState,
+  TrainingEvent,
+  TrainingHistory,
+  TrainingStatus,
+  TrainValidation,
+  ValidationSettings,
+} from './training-api.ts';
+
+/** What validates the run's model (validation-runner.ts's RunValidator); disposed with the run. */
+export interface SessionValidator {
+  validate(trigger: TrainValidation['trigger'], settings?: ValidationSettings): Promise<TrainValidation>;
+  dispose(): void;
+}
 
 export interface SessionOptions {
   /** Train until the trainer has applied this many steps. */
@@ -21,8 +40,10 @@ export interface SessionOptions {
   toFailure: (e: unknown) => EngineFailure;
   data: TrainingStatus['data'];
   plannedPeak: number | null;
-  /** Runs after each step, inside the step's memory window (validation and autosave hook in here). */
+  /** Runs after each step (after a scheduled validation), inside the step's memory window (autosave hooks in here). */
   afterStep?: (session: TrainingSession, result: StepResult) => Promise<void>;
+  /** Validates every run.config.validateEvery steps and on validate(); without it, validate() is refused. */
+  validator?: SessionValidator;
   /** Hands the event loop back between steps (a macrotask by default). */
   yieldToEvents?: () => Promise<void>;
   now?: () => number;
@@ -32,6 +53,14 @@ export interface SessionOptions {
 const RATE_WINDOW = 8;
 /** Memory samples kept in the history; past it, the older half is thinned to every other sample. */
 const MEMORY_HISTORY = 6000;
+/** Validations kept in the history (each carries a few frames). */
+export const VALIDATION_HISTORY = 4;
+
+interface ValidationRequest {
+  settings: ValidationSettings | undefined;
+  resolve: (r: TrainValidation) => void;
+  reject: (f: EngineFailure) => void;
+}
 
 export class TrainingSession {
   state: RunState = 'idle';
@@ -47,6 +76,10 @@ export class TrainingSession {
   private pausedWaiters: (() => void)[] = [];
   private readonly lossHistory: LossPoint[] = [];
   private memoryHistory: MemorySample[] = [];
+  private readonly validations: TrainValidation[] = [];
+  private requests: ValidationRequest[] = [];
+  /** The step the last scheduled validation saw (a step skipped on overflow does not validate twice). */
+  private validatedStep = -1;
   private readonly now: () => number;
   private readonly yieldToEvents: () => Promise<void>;
   /** Settles when the loop has ended (stopped, done or failed) and the run's memory is released. */
@@ -95,7 +128,7 @@ export class TrainingSession {
   /** Stops after the step in flight; resolves when the run's memory is released. */
   stop(): Promise<void> {
     if (this.state === 'idle') {
-      this.run.dispose();
+      this.release();
       this.setState('stopped');
       return Promise.resolve();
     }
@@ -135,20 +168,44 @@ export class TrainingSession {
   }
 
   history(): TrainingHistory {
-    return { loss: [...this.lossHistory], memory: [...this.memoryHistory] };
+    return { loss: [...this.lossHistory], memory: [...this.memoryHistory], validations: [...this.validations] };
+  }
+
+  /**
+   * Validates the model between steps: after the step in flight while the run goes on (the next step
+   * waits), at once while it is paused. Refused when the run has not started, is stopping or has ended.
+   */
+  validate(settings?: ValidationSettings): Promise<TrainValidation> {
+    if (!this.opts.validator) return Promise.reject(failure('training-state', 'This run cannot validate.', 'Start a new run.'));
+    if (this.state === 'idle') return Promise.reject(failure('training-state', 'The run has not started yet.', 'Start it, then validate.'));
+    if (this.isOver || this.stopRequested)
+      return Promise.reject(
+        failure('training-state', `The run is ${this.state}: its model is released.`, 'Validate while a run is running or paused; restore a checkpoint to validate it again.'),
+      );
+    return new Promise((resolve, reject) => {
+      this.requests.push({ settings, resolve, reject });
+      // A paused loop waits for resume or stop: wake it to validate, it stays paused after.
+      if (this.state === 'paused') this.wake?.();
+    });
   }
 
   private async loop(): Promise<void> {
     try {
       while (!this.stopRequested && this.run.trainer.step < this.steps) {
+        if (this.requests.length) {
+          await this.serveRequests();
+          continue;
+        }
         if (this.pauseRequested) {
           await this.paused();
           continue;
         }
         await this.stepOnce();
-        // Let pause, stop and status calls in before the next step.
+        // Let pause, stop, validate and status calls in before the next step.
         await this.yieldToEvents();
       }
+      // Asked for during the last step: the model is still here.
+      if (!this.stopRequested && this.requests.length) await this.serveRequests();
       this.end(this.stopRequested ? 'stopped' : 'done');
     } catch (e) {
       this.failure = this.opts.toFailure(e);
@@ -161,7 +218,8 @@ export class TrainingSession {
     this.pausedWaiters.splice(0).forEach((r) => r());
     await new Promise<void>((r) => (this.wake = r));
     this.wake = null;
-    if (!this.stopRequested) this.setState('running');
+    // Woken to validate, the run stays paused.
+    if (!this.stopRequested && !this.pauseRequested) this.setState('running');
   }
 
   private async stepOnce(): Promise<void> {
@@ -174,6 +232,7 @@ export class TrainingSession {
       result = await this.run.step();
       this.iterations++;
       if (this.iterations === 1) this.firstStepPeak = ledger.snapshot().peak;
+      await this.validateIfDue(result.step);
       if (this.opts.afterStep) await this.opts.afterStep(this, result);
     } finally {
       off();
@@ -194,6 +253,52 @@ export class TrainingSession {
     this.progress();
   }
 
+  /** The scheduled validation, inside the step's window. A failure is reported and the run goes on (a lost device ends it). */
+  private async validateIfDue(step: number): Promise<void> {
+    const every = this.run.config.validateEvery;
+    if (!this.opts.validator || !(every > 0) || step % every !== 0 || step === this.validatedStep) return;
+    this.validatedStep = step;
+    try {
+      await this.runValidation('schedule');
+    } catch (e) {
+      const f = this.opts.toFailure(e);
+      if (f.code === 'device-lost') throw e;
+      this.opts.emit({ type: 'train-validation-failed', step, trigger: 'schedule', failure: f });
+    }
+  }
+
+  /** Requested validations between steps, with their own memory window (samples at the current step). */
+  private async serveRequests(): Promise<void> {
+    const ledger = this.run.rt.ledger;
+    const window = new StepWindow(ledger.snapshot().liveByCategory, ledger.held);
+    const off = ledger.onEvent((e) => window.note(e));
+    try {
+      while (this.requests.length) {
+        const req = this.requests.shift()!;
+        try {
+          req.resolve(await this.runValidation('request', req.settings));
+        } catch (e) {
+          const f = this.opts.toFailure(e);
+          req.reject(f);
+          if (f.code === 'device-lost') throw e;
+        }
+      }
+    } finally {
+      off();
+    }
+    const samples = window.samplesAt(this.run.trainer.step);
+    this.keepMemory(samples);
+    this.opts.emit({ type: 'train-memory', samples });
+  }
+
+  private async runValidation(trigger: TrainValidation['trigger'], settings?: ValidationSettings): Promise<TrainValidation> {
+    const result = await this.opts.validator!.validate(trigger, settings);
+    this.validations.push(result);
+    if (this.validations.length > VALIDATION_HISTORY) this.validations.shift();
+    this.opts.emit({ type: 'train-validation', result });
+    return result;
+  }
+
   private keepMemory(samples: MemorySample[]): void {
     this.memoryHistory.push(...samples);
     if (this.memoryHistory.length > MEMORY_HISTORY) {
@@ -204,8 +309,10 @@ export class TrainingSession {
 
   private end(state: 'stopped' | 'done' | 'failed'): void {
     this.pauseRequested = false;
+    const ended = failure('training-state', `The run ${state === 'failed' ? 'failed' : 'ended'} before it could validate.`, 'Validate while a run is running or paused.');
+    this.requests.splice(0).forEach((r) => r.reject(ended));
     try {
-      this.run.dispose();
+      this.release();
       // What the run left in the pool goes back to the GPU: a stopped run holds nothing.
       this.run.rt.ledger.trim(0);
     } catch (e) {
@@ -214,6 +321,14 @@ export class TrainingSession {
     }
     this.setState(state);
     this.pausedWaiters.splice(0).forEach((r) => r());
+  }
+
+  private release(): void {
+    try {
+      this.opts.validator?.dispose();
+    } finally {
+      this.run.dispose();
+    }
   }
 
   private setState(state: RunState): void {
@@ -264,6 +379,11 @@ class StepWindow {
     if (e.type !== 'alloc') return;
     const top = this.phases.get(e.phase);
     if (!top || this.liveTotal > top.live) this.phases.set(e.phase, { live: this.liveTotal, held: this.held, byCategory: { ...this.live } });
+  }
+
+  /** Between steps (a requested validation): every sample at x = step, so the timeline shows a spike there. */
+  samplesAt(step: number): MemorySample[] {
+    return this.samples(step).map((s) => ({ ...s, x: step, phase: s.phase === 'after step' ? 'after validation' : s.phase }));
   }
 
   samples(step: number): MemorySample[] {

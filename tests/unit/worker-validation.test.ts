@@ -1,0 +1,179 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodeGpu } from '../../src/gpu/node-gpu.ts';
+import type { EngineEvent, EngineFailure, RunState, TrainSettings } from '../../src/worker/api.ts';
+import { Engine } from '../../src/worker/engine.ts';
+import { mouthBox, spreadIndices, validationFrames } from '../../src/worker/validation-frames.ts';
+
+const MiB = 1024 * 1024;
+const BUDGET = 256 * MiB;
+// unet-tiny at 16 px (8x8 latents through vae-tiny), two frames, validated every two steps.
+const TINY: TrainSettings = { preset: 'unet-tiny', resolution: 16, frames: 2, validateEvery: 2 };
+// Two DDIM steps keep validation quick on SwiftShader; the memory peak of one step is that of twenty.
+const SAMPLING = { steps: 2 };
+
+async function rejection(p: Promise<unknown>): Promise<EngineFailure> {
+  try {
+    await p;
+  } catch (e) {
+    return e as EngineFailure;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('validation frames for the gallery', () => {
+  it('spreads frame indices, converts [-1, 1] to bytes and finds the mouth box of the mask', () => {
+    expect(spreadIndices(2, 4)).toEqual([0, 1]);
+    expect(spreadIndices(16, 4)).toEqual([0, 5, 10, 15]);
+    // LatentSync's mask keeps the upper half (1) and generates the lower half (0).
+    const mask = new Float32Array(16).map((_, i) => (Math.floor(i / 4) < 2 ? 1 : 0));
+    expect(mouthBox(mask, 4, 4, 32, 32)).toEqual({ x: 0, y: 16, width: 32, height: 16 });
+    const mouthOnly = new Float32Array(16).fill(1);
+    mouthOnly[2 * 4 + 1] = 0;
+    mouthOnly[3 * 4 + 2] = 0;
+    expect(mouthBox(mouthOnly, 4, 4, 32, 32)).toEqual({ x: 8, y: 16, width: 16, height: 16 });
+
+    // Two 2x2 frames: truth is -1 / +1 / 0 per channel, generated its negation.
+    const F = 2, H = 2, W = 2;
+    const truth = { shape: [F, 3, H, W], data: new Float32Array(F * 3 * H * W).map((_, i) => [-1, 1, 0][Math.floor(i / (H * W)) % 3]) };
+    const generated = { shape: truth.shape, data: truth.data.map((v) => -v) };
+    const { frames, mouth } = validationFrames(truth, generated, new Float32Array([1, 0]), [2, 1]);
+    expect(frames.map((f) => f.index)).toEqual([0, 1]);
+    expect(frames[0].size).toEqual({ width: 2, height: 2 });
+    expect([...frames[0].truth.slice(0, 3)]).toEqual([0, 255, 128]);
+    expect([...frames[1].generated.slice(9, 12)]).toEqual([255, 0, 128]);
+    expect(mouth).toEqual({ x: 0, y: 1, width: 2, height: 1 });
+
+    // A frame above the side limit is shrunk by area averaging.
+    const big = { shape: [1, 3, 8, 8], data: new Float32Array(3 * 64).fill(1) };
+    const shrunk = validationFrames(big, big, new Float32Array([1, 0]), [2, 1], { side: 4 });
+    expect(shrunk.frames[0].size).toEqual({ width: 4, height: 4 });
+    expect(shrunk.frames[0].truth.length).toBe(4 * 4 * 3);
+    expect(shrunk.mouth).toEqual({ x: 0, y: 2, width: 4, height: 2 });
+  });
+});
+
+describe('engine.training validation (Engine on Dawn, unet-tiny + seeded vae-tiny)', { timeout: 900_000 }, () => {
+  const engine = new Engine({ gpu: nodeGpu, pushMs: 20 });
+  const events: EngineEvent[] = [];
+  const of = <T extends EngineEvent['type']>(type: T) => events.filter((e) => e.type === type) as Extract<EngineEvent, { type: T }>[];
+
+  async function until(ok: (state: RunState, step: number) => boolean, ms = 600_000) {
+    const t0 = Date.now();
+    while (!of('train-progress').some((e) => ok(e.status.state, e.status.step))) {
+      if (Date.now() - t0 > ms) throw new Error(`timed out; states so far: ${of('train-progress').map((e) => e.status.state).join(', ')}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  beforeAll(async () => {
+    await engine.subscribe((e) => events.push(e));
+    await engine.init({ budgetBytes: BUDGET });
+  });
+  afterAll(() => engine.dispose());
+
+  it('refuses to validate when no run holds a model', async () => {
+    const idle = await rejection(engine.training.validate());
+    expect(idle.code).toBe('training-state');
+    expect(idle.action).toMatch(/Start a run/);
+  });
+
+  it('validates every 2 steps inside the budget and within the plan’s validation phase', async () => {
+    events.length = 0;
+    const plan = await engine.training.plan(TINY);
+    expect(plan.fits).toBe(true);
+    const plannedValidation = plan.phases.validation.peak;
+    expect(plannedValidation).toBeGreaterThan(plan.phases['train-step'].peak * 0.5);
+
+    const t0 = performance.now();
+    await engine.training.start({ steps: 4, settings: TINY, validation: SAMPLING });
+    await until((s) => s === 'done');
+    const seconds = (performance.now() - t0) / 1000;
+    const failed = of('train-validation-failed');
+    expect(failed.map((e) => e.failure.message)).toEqual([]);
+
+    const results = of('train-validation').map((e) => e.result);
+    expect(results.map((r) => r.step)).toEqual([2, 4]);
+    for (const r of results) {
+      expect(Number.isFinite(r.psnr)).toBe(true);
+      expect(r.psnr).toBeGreaterThan(0);
+      expect(r.mouthL1).toBeGreaterThan(0);
+      expect(r).toMatchObject({ trigger: 'schedule', reference: 'vae-decode', budget: BUDGET, plannedPeak: plannedValidation, sampling: { steps: 2, guidance: 1.5, seed: 7 } });
+      expect(r.peakBytes).toBeLessThanOrEqual(BUDGET);
+      expect(r.peakBytes).toBeLessThanOrEqual(plannedValidation);
+      expect(r.frames).toHaveLength(2);
+      expect(r.frames[0].size).toEqual({ width: 16, height: 16 });
+      expect(r.frames[0].truth).toHaveLength(16 * 16 * 3);
+      // Outside the mouth the composite is the truth; inside it is the model's.
+      expect(r.mouth).toEqual({ x: 0, y: 8, width: 16, height: 8 });
+      const f = r.frames[0];
+      expect(f.generated.slice(0, 8 * 16 * 3)).toEqual(f.truth.slice(0, 8 * 16 * 3));
+      expect(f.generated.slice(8 * 16 * 3)).not.toEqual(f.truth.slice(8 * 16 * 3));
+    }
+    // Same seed, same window: the reference is the same frames at both steps.
+    expect(results[1].frames[0].truth).toEqual(results[0].frames[0].truth);
+
+    const done = await engine.training.status();
+    const validationPeak = done.ledger!.phases.validation.peak;
+    expect(done.measuredPeak).toBeLessThanOrEqual(BUDGET);
+    expect(validationPeak).toBeLessThanOrEqual(plannedValidation);
+    expect(validationPeak).toBe(Math.max(...results.map((r) => r.peakBytes)));
+
+    // The memory timeline sees validation as a phase of steps 2 and 4.
+    const validationSamples = of('train-memory')
+      .flatMap((e) => e.samples)
+      .filter((s) => s.phase === 'validation');
+    expect(validationSamples.map((s) => s.step)).toEqual([2, 4]);
+    expect(validationSamples[0].byCategory.validation).toBeGreaterThan(0);
+
+    // A late view gets the validations from the history; the run ended, so its model is gone.
+    expect((await engine.training.history()).validations.map((r) => r.step)).toEqual([2, 4]);
+    expect((await rejection(engine.training.validate())).code).toBe('training-state');
+
+    console.log(
+      `[worker-validation] plan: step ${plan.phases['train-step'].peak} B, validation ${plannedValidation} B; measured: step ${done.ledger!.phases['train-step'].peak} B, ` +
+        `validation ${validationPeak} B (per run ${results.map((r) => r.peakBytes).join(', ')}), first step ${done.firstStepPeak} B, run peak ${done.measuredPeak} B; ` +
+        `validation ${results.map((r) => Math.round(r.ms)).join(', ')} ms (tile ${results[0].tile}), PSNR ${results.map((r) => r.psnr.toFixed(2)).join(', ')} dB, 4 steps + 2 validations ${seconds.toFixed(1)} s`,
+    );
+  });
+
+  it('validates on demand while paused and while running, between steps', async () => {
+    events.length = 0;
+    await engine.training.start({ steps: 1000, settings: { ...TINY, validateEvery: 0 }, validation: SAMPLING });
+    await until((_, step) => step >= 1);
+    const paused = await engine.training.pause();
+    expect(paused.state).toBe('paused');
+
+    const t0 = performance.now();
+    const r = await engine.training.validate({ steps: 1, seed: 3 });
+    const ms = performance.now() - t0;
+    expect(r).toMatchObject({ step: paused.step, trigger: 'request', plannedPeak: null, sampling: { steps: 1, guidance: 1.5, seed: 3 } });
+    expect(Number.isFinite(r.psnr)).toBe(true);
+    expect(r.peakBytes).toBeLessThanOrEqual(BUDGET);
+    const after = await engine.training.status();
+    expect(after).toMatchObject({ state: 'paused', step: paused.step });
+    // Its memory samples sit at the paused step.
+    const samples = of('train-memory').flatMap((e) => e.samples).filter((s) => s.phase === 'validation');
+    expect(samples.map((s) => [s.x, s.step])).toEqual([[paused.step, paused.step]]);
+    expect((await rejection(engine.training.validate({ steps: 0 }))).code).toBe('bad-request');
+
+    // While running: served between two steps, the run goes on after.
+    await engine.training.resume();
+    const running = await engine.training.validate();
+    expect(running.step).toBeGreaterThanOrEqual(paused.step);
+    expect(running.sampling.steps).toBe(2);
+    await until((_, step) => step > running.step);
+
+    const stopped = await engine.training.stop();
+    expect(stopped.state).toBe('stopped');
+    expect((await rejection(engine.training.validate())).code).toBe('training-state');
+    console.log(`[worker-validation] on demand while paused: ${Math.round(ms)} ms, peak ${r.peakBytes} B of ${BUDGET} B`);
+  });
+
+  it('refuses sampling settings that cannot work before the run starts, allocating nothing', async () => {
+    const live0 = (await engine.ledger()).live;
+    const bad = await rejection(engine.training.start({ steps: 2, settings: TINY, validation: { guidance: -1 } }));
+    expect(bad).toMatchObject({ code: 'bad-request', message: 'The guidance scale must be 0 or more, not -1.' });
+    expect((await engine.training.status()).state).toBe('stopped');
+    expect((await engine.ledger()).live).toBe(live0);
+  });
+});
