@@ -17,7 +17,7 @@ import { UNet3DConditionModel } from '../nn/unet/unet-3d-condition.ts';
 import { AutoencoderKL } from '../nn/vae/autoencoder-kl.ts';
 import type { AudioFeatureConfig } from '../store/dataset-store.ts';
 import { openWeights, type WeightsBlob } from '../train/checkpoint-export.ts';
-import { fetchDemoVae, VaeLoadError, type DemoManifest } from '../data/vae-weights.ts';
+import type { DemoManifest } from '../data/vae-weights.ts';
 import { SyncCancelledError, SYNC_FPS, type SyncModels } from '../sync/api.ts';
 import { DEFAULT_SYNC_AUDIO, syncAudio } from '../sync/audio.ts';
 import { lipSync } from '../sync/lip-sync.ts';
@@ -175,27 +175,39 @@ export class SyncService implements SyncApi {
   }
 }
 
-/** The demo models: the manifest's VAE (fetched as the dataset's demo VAE is) and its UNet, beside the manifest. */
+/** The demo models: the manifest and the two files it names. */
 async function demoFiles(manifestUrl: string): Promise<SyncModelFiles & { source: 'demo' }> {
-  const { manifest, weights: vae } = (await fetchDemoVae(manifestUrl)) as { manifest: SyncManifest; weights: ArrayBuffer };
-  const unetEntry = manifest.unet;
-  if (!unetEntry?.file) throw failure('bad-request', `The demo models manifest at ${manifestUrl} names no UNet.`, 'Rebuild public/demo with tools/demo/train-demo-models.ts, or pick a UNet file.');
-  const url = new URL(unetEntry.file, manifestUrl).href;
-  const r = await fetch(url).catch((e: unknown) => {
-    throw failure('bad-request', `Could not fetch the demo UNet (${url}): ${e instanceof Error ? e.message : String(e)}.`, 'Check that the app is served with its public/demo folder, then try again.');
-  });
-  if (!r.ok) throw failure('bad-request', `Could not fetch the demo UNet (${url}): HTTP ${r.status}.`, 'The demo models are not in this build: pick a UNet and a VAE file instead.');
+  const manifest = (await (await fetchOk(manifestUrl, 'the demo models manifest')).json()) as SyncManifest;
+  const { unet, vae } = manifest;
+  if (!unet?.file || !vae?.file) throw failure('bad-request', `The demo models manifest at ${manifestUrl} names no ${unet?.file ? 'VAE' : 'UNet'}.`, 'Rebuild public/demo with tools/demo/train-demo-models.ts, or pick a UNet and a VAE file.');
+  const [unetBytes, vaeBytes] = await Promise.all([fetchBeside(manifestUrl, unet.file, 'the demo UNet'), fetchBeside(manifestUrl, vae.file, 'the demo VAE')]);
   return {
     source: 'demo',
-    unet: await r.arrayBuffer(),
-    vae,
-    unetPreset: unetEntry.preset,
-    vaePreset: manifest.vae.preset,
-    resolution: unetEntry.resolution ?? manifest.vae.resolution,
-    audio: unetEntry.audio,
+    unet: unetBytes,
+    vae: vaeBytes,
+    unetPreset: unet.preset,
+    vaePreset: vae.preset,
+    resolution: unet.resolution ?? (manifest.resolution as number | undefined) ?? vae.resolution,
+    audio: unet.audio,
     mask: manifest.mask,
-    names: { unet: unetEntry.file, vae: manifest.vae.file },
+    names: { unet: unet.file, vae: vae.file },
   };
+}
+
+/** A file the manifest names: beside the manifest, or (paths written from the app's root, "demo/x") one folder up. */
+async function fetchBeside(manifestUrl: string, file: string, what: string): Promise<ArrayBuffer> {
+  const beside = new URL(file, manifestUrl).href;
+  const r = await fetch(beside).catch(() => null);
+  if (r?.ok) return r.arrayBuffer();
+  return (await fetchOk(new URL(file, new URL('..', manifestUrl)).href, what)).arrayBuffer();
+}
+
+async function fetchOk(url: string, what: string): Promise<Response> {
+  const r = await fetch(url).catch((e: unknown) => {
+    throw failure('bad-request', `Could not fetch ${what} (${url}): ${e instanceof Error ? e.message : String(e)}.`, 'Check that the app is served with its public/demo folder, then try again.');
+  });
+  if (!r.ok) throw failure('bad-request', `Could not fetch ${what} (${url}): HTTP ${r.status}.`, 'The demo models are not in this build: pick a UNet and a VAE file instead.');
+  return r;
 }
 
 /** The model a weights file holds: the config in its metadata (latent-lab exports write it), else the preset given. */
@@ -260,7 +272,6 @@ function syncFailure(e: unknown): EngineFailure {
   if (isEngineFailure(e)) return e;
   if (e instanceof SyncCancelledError) return cancelled();
   if (e instanceof ClipError) return e.code === 'aborted' ? cancelled() : failure('bad-clip', e.message, e.action, e.detail);
-  if (e instanceof VaeLoadError) return failure('bad-request', e.message, e.action);
   if (e instanceof NoEncoderError) return failure('no-video-encoder', e.message, 'Use a current Chrome or Edge (WebCodecs encoders for H.264/AAC or VP9/Opus).');
   if (e instanceof StateDictMismatchError) return failure('weights-mismatch', `The weights do not fit the model: ${describeMismatch(e.report)}`, 'Pick the UNet and VAE files that were trained together, with their presets.');
   if (e instanceof Error && e.message.startsWith('lip sync: ')) {

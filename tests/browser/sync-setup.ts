@@ -1,0 +1,63 @@
+// Shared setup of the lip-sync browser tests: the harness page built with the app's Vite config (public/
+// copied, so the demo clip and demo models are served under demo/), test inputs made with ffmpeg (a
+// video without sound, a WAV), served beside it, and headless chromium on it.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Page } from 'playwright-core';
+import { build, preview } from 'vite';
+import { ROOT } from '../../tools/serve.ts';
+import { launchChromium, type Browser } from './chromium.ts';
+
+const INPUTS = resolve(ROOT, 'test-results/sync-inputs');
+
+/** The inputs ffmpeg makes once: a 1 s H.264 clip without audio, and 1.2 s of a 220 Hz tone as 44.1 kHz 16-bit WAV. */
+function ensureInputs(): void {
+  if (existsSync(join(INPUTS, 'silent.mp4')) && existsSync(join(INPUTS, 'tone.wav'))) return;
+  mkdirSync(INPUTS, { recursive: true });
+  const ff = (...args: string[]) => execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], { stdio: 'inherit' });
+  ff('-f', 'lavfi', '-i', 'testsrc=s=64x64:r=25:d=1', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', join(INPUTS, 'silent.mp4'));
+  ff('-f', 'lavfi', '-i', 'sine=f=220:r=44100:d=1.2', '-c:a', 'pcm_s16le', join(INPUTS, 'tone.wav'));
+}
+
+export interface SyncHarness {
+  browser: Browser;
+  page: Page;
+  /** Base URL of the served harness build: demo/ and inputs/ are under it. */
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function openSyncHarness(): Promise<SyncHarness> {
+  ensureInputs();
+  const outDir = await mkdtemp(join(tmpdir(), 'latent-lab-sync-'));
+  await build({
+    root: ROOT,
+    logLevel: 'warn',
+    build: { outDir, emptyOutDir: true, sourcemap: false, rolldownOptions: { input: resolve(ROOT, 'tests/browser/sync-harness.html') } },
+  });
+  mkdirSync(join(outDir, 'inputs'));
+  for (const f of ['silent.mp4', 'tone.wav']) copyFileSync(join(INPUTS, f), join(outDir, 'inputs', f));
+  const server = await preview({ root: ROOT, logLevel: 'warn', build: { outDir }, preview: { host: '127.0.0.1', port: 4373, strictPort: false, open: false } });
+  const url = server.resolvedUrls?.local[0];
+  if (!url) throw new Error('the preview server did not report its address');
+  const browser = await launchChromium();
+  const page = browser.page;
+  page.setDefaultTimeout(120_000);
+  page.on('console', (m) => m.type() === 'error' && console.log(`[page] ${m.text()}`));
+  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+  await page.goto(`${url}tests/browser/sync-harness.html`);
+  await page.waitForFunction(() => (window as unknown as { harnessReady?: boolean }).harnessReady === true);
+  return {
+    browser,
+    page,
+    url,
+    async close() {
+      await browser.close();
+      await server.close();
+      await rm(outDir, { recursive: true, force: true });
+    },
+  };
+}
