@@ -12,6 +12,7 @@ const VERBS: Record<string, () => Promise<{ run(args: ReturnType<typeof parseArg
   train: () => import('./verbs/train.ts'),
   export: () => import('./verbs/export.ts'),
   decode: () => import('./verbs/decode.ts'),
+  sync: () => import('./verbs/sync.ts'),
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -61,8 +61,14 @@ export function checkSync(models: SyncModels, video: SyncFrameSource, audio: Syn
     refuse(`the UNet (in ${uc.in_channels}, out ${uc.out_channels} channels) does not match the VAE's ${channels} latent channels (a lip-sync UNet takes ${3 * channels + 1}: noisy, mask, masked and reference latents): load the VAE the UNet was trained with`);
   }
   const [tokens, dim] = audio.tokenShape;
-  if (!isCount(tokens) || dim !== uc.cross_attention_dim) {
-    refuse(`the audio tokens are [${audio.tokenShape}] a frame but the UNet's cross-attention takes ${uc.cross_attention_dim} wide tokens: compute the audio features the UNet was trained on (its manifest or dataset says which)`);
+  const proj = models.audioProjection;
+  if (proj) {
+    if (proj.dim !== uc.cross_attention_dim) refuse(`the audio projection gives ${proj.dim} wide tokens but the UNet's cross-attention takes ${uc.cross_attention_dim}: load the projection trained with this UNet`);
+    if (tokens !== proj.tokens || dim !== proj.inDim) {
+      refuse(`the audio tokens are [${audio.tokenShape}] a frame but the UNet's audio projection takes [${proj.tokens},${proj.inDim}]: compute the audio features the UNet was trained on (its manifest or dataset says which)`);
+    }
+  } else if (!isCount(tokens) || dim !== uc.cross_attention_dim) {
+    refuse(`the audio tokens are [${audio.tokenShape}] a frame but the UNet's cross-attention takes ${uc.cross_attention_dim} wide tokens: compute the audio features the UNet was trained on (its manifest or dataset says which), or load its audio projection`);
   }
   return { steps, guidance, seed: opts.seed ?? SYNC_DEFAULTS.seed, mask, chunkFrames, resolution: res, channels, latentSize, factor };
 }

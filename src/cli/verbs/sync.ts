@@ -1,0 +1,125 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { centeredBox, type FaceBox } from '../../data/crop.ts';
+import { DEFAULT_MASK, type MaskParams } from '../../data/mask.ts';
+import { fmtBytes, parseBytes } from '../../gpu/memory/bytes.ts';
+import { acquireNodeDevice } from '../../gpu/node-gpu.ts';
+import { GpuRuntime } from '../../gpu/runtime.ts';
+import { getPreset } from '../../nn/presets.ts';
+import type { AudioFeatureConfig } from '../../store/dataset-store.ts';
+import { lipSync, syncAudio, type SyncProgress } from '../../sync/api.ts';
+import { DEFAULT_SYNC_AUDIO } from '../../sync/audio.ts';
+import { loadSyncModels } from '../../sync/models.ts';
+import { wavTo16kMono } from '../../sync/wav.ts';
+import type { Args } from '../args.ts';
+import { openWeightsFile } from '../weights-file.ts';
+import { openY4m, y4mOutput } from './sync-files.ts';
+
+export const help =
+  'lip-syncs a video to audio: --unet FILE --vae FILE (or --models demo-models.json) [--preset UNET] [--vae-preset VAE] --video IN.y4m --audio IN.wav --out OUT.y4m [--steps 20] [--guidance 1.5] [--seed S] [--box x,y,w,h] [--resolution PX] [--chunk-frames 16] [--budget BYTES] [--json]';
+
+function fail(what: string): never {
+  throw new Error(`sync: ${what}`);
+}
+
+/** The part of a demo models manifest (public/demo/demo-models.json) that sync reads. */
+interface ModelsManifest {
+  resolution?: number;
+  mask?: MaskParams;
+  audio?: AudioFeatureConfig;
+  vae?: { preset?: string; file?: string; resolution?: number; scalingFactor?: number };
+  unet?: { preset?: string; file?: string; resolution?: number; audio?: AudioFeatureConfig };
+}
+
+/** A file a manifest names: beside the manifest, or relative to the folder it is served from (public/). */
+function manifestFile(manifestPath: string, file: string): string {
+  const dir = dirname(resolve(manifestPath));
+  const found = [resolve(dir, file), resolve(dir, '..', file)].find(existsSync);
+  return found ?? fail(`the manifest ${manifestPath} names ${file}, which is neither beside it nor under ${resolve(dir, '..')}`);
+}
+
+/** "--box x,y,w,h" (w == h: the box is square) or "x,y,size". */
+function parseBox(raw: string): FaceBox {
+  const v = raw.split(',').map(Number);
+  if (!(v.length === 3 || v.length === 4) || !v.every(Number.isInteger)) fail(`--box ${raw}: x,y,w,h in pixels (integers)`);
+  if (v.length === 4 && v[2] !== v[3]) fail(`--box ${raw}: the face box is square (w == h), as the models are trained on square crops`);
+  return { x: v[0]!, y: v[1]!, size: v[2]! };
+}
+
+const isAudioConfig = (a: unknown): a is AudioFeatureConfig => !!a && typeof a === 'object' && ((a as AudioFeatureConfig).kind === 'logmel' || (a as AudioFeatureConfig).kind === 'encoder');
+
+export async function run(args: Args): Promise<void> {
+  const manifestPath = args.str('models');
+  const manifest: ModelsManifest = manifestPath ? JSON.parse(readFileSync(manifestPath, 'utf8')) : {};
+  const fromManifest = (f: string | undefined) => (f && manifestPath ? manifestFile(manifestPath, f) : undefined);
+  const unetPath = args.str('unet') ?? fromManifest(manifest.unet?.file) ?? fail(`--unet FILE is required${manifestPath ? ` (the manifest ${manifestPath} names no UNet file)` : ''}`);
+  const vaePath = args.str('vae') ?? fromManifest(manifest.vae?.file) ?? fail('--vae FILE is required');
+  const videoPath = args.str('video') ?? fail('--video IN.y4m is required (convert any video with: ffmpeg -i IN.mp4 -pix_fmt yuv420p -r 25 IN.y4m)');
+  const audioPath = args.str('audio') ?? fail('--audio IN.wav is required (extract it with: ffmpeg -i IN.mp4 -vn -ac 1 -ar 16000 IN.wav)');
+  const outPath = args.str('out') ?? fail('--out OUT.y4m is required');
+  if (!outPath.endsWith('.y4m')) fail(`--out ${outPath}: write a .y4m (then: ffmpeg -i OUT.y4m -i ${audioPath} -shortest OUT.mp4)`);
+
+  const audioConfig = [manifest.unet?.audio, manifest.audio].find(isAudioConfig) ?? DEFAULT_SYNC_AUDIO;
+  if (audioConfig.kind === 'encoder') fail(`the UNet hears encoder features (${audioConfig.encoder}); the CLI computes log-mel features only: sync in the app, which loads the encoder`);
+  const samples = wavTo16kMono(readFileSync(audioPath));
+  const audio = await syncAudio(samples, { features: audioConfig });
+
+  const budgetArg = args.str('budget');
+  const rt = GpuRuntime.forDevice(await acquireNodeDevice(), { budget: budgetArg ? parseBytes(budgetArg) : undefined });
+  const unetPreset = args.str('preset') ?? manifest.unet?.preset;
+  const vaePreset = args.str('vae-preset') ?? manifest.vae?.preset;
+  const models = await loadSyncModels(rt, { unet: await openWeightsFile(unetPath), vae: await openWeightsFile(vaePath) }, { unetPreset, vaePreset, scalingFactor: manifest.vae?.scalingFactor });
+  const factor = 2 ** (models.vae.config.block_out_channels.length - 1);
+  const resolution =
+    args.num('resolution') ??
+    manifest.unet?.resolution ??
+    manifest.resolution ??
+    manifest.vae?.resolution ??
+    (unetPreset ? getPreset(unetPreset).resolution : models.unet.config.sample_size * factor);
+
+  const video = openY4m(videoPath);
+  const boxArg = args.str('box');
+  const box = boxArg ? parseBox(boxArg) : centeredBox(video.width, video.height);
+  const sink = y4mOutput(outPath, video);
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once('SIGINT', onSigint);
+  const json = args.bool('json');
+  const log = (p: SyncProgress) => {
+    if (json) return;
+    const eta = p.etaSeconds === null ? '' : `, ${p.etaSeconds.toFixed(0)} s left`;
+    process.stderr.write(`\rsync: chunk ${p.chunk}/${p.chunks}, frame ${p.frame}/${p.frames}${eta}, peak ${fmtBytes(p.peakBytes)}   `);
+  };
+  try {
+    const result = await lipSync(rt, models, video, audio, {
+      sink,
+      box,
+      resolution,
+      mask: manifest.mask ?? DEFAULT_MASK,
+      steps: args.num('steps'),
+      guidance: args.num('guidance'),
+      seed: args.num('seed'),
+      chunkFrames: args.num('chunk-frames'),
+      signal: controller.signal,
+      onProgress: log,
+    });
+    sink.finish();
+    const summary = { out: outPath, ...result, msPerFrame: result.ms / result.frames, box, resolution, videoFrames: video.frameCount, budget: Number.isFinite(rt.ledger.budget) ? rt.ledger.budget : null };
+    if (json) console.log(JSON.stringify(summary, null, 2));
+    else {
+      process.stderr.write('\n');
+      console.log(`sync: wrote ${outPath}: ${result.frames} frames (${result.durationSeconds.toFixed(2)} s at 25 fps) from ${video.frameCount} video frames; peak ${fmtBytes(result.peakBytes)}, ${(result.ms / result.frames).toFixed(0)} ms a frame`);
+      console.log(`  add the audio: ffmpeg -i ${outPath} -i ${audioPath} -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest OUT.mp4`);
+    }
+  } catch (e) {
+    sink.discard();
+    if (!json) process.stderr.write('\n');
+    throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
+    video.close();
+    models.unet.dispose();
+    models.vae.dispose();
+    rt.destroy();
+  }
+}
