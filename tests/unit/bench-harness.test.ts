@@ -1,9 +1,11 @@
 // The benchmark harness at tiny shapes: the ops suite's rows and results files, the peer comparison's
-// output check (a wrong peer is flagged, a refusing one skipped), and the autotune's cache.
+// output check (a wrong peer is flagged, a refusing one skipped), the autotune's cache, and the training
+// step row's TF.js UNet (same function and update as ours, checked on TF.js's CPU backend).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { renderOps, type OpsFile } from '../../bench/ops.ts';
 import { renderPeers, type PeersFile } from '../../bench/peers.ts';
@@ -17,6 +19,13 @@ import { OursPeer } from '../../bench/peers/ours.ts';
 import type { Peer } from '../../bench/peers/peer.ts';
 import type { PeerRow } from '../../bench/peers/rows.ts';
 import { measureCeiling } from '../../bench/suites/ceiling.ts';
+import { ourForward, runTrainStep } from '../../bench/suites/train-step.ts';
+import { TfjsUnet } from '../../bench/peers/tfjs-unet.ts';
+import { nhwcToNchw } from '../../bench/peers/peer.ts';
+import { DEFAULT_TRAIN, type TrainConfig } from '../../src/train/config.ts';
+import { planningClips } from '../../src/train/plan.ts';
+import { UnetTraining } from '../../src/train/unet-training.ts';
+import { Tensor } from '../../src/tensor/tensor.ts';
 import { runOps } from '../../bench/suites/ops.ts';
 import { nodeGpu } from '../../src/gpu/node-gpu.ts';
 import { conv2dTiles } from '../../src/tensor/ops/conv2d.ts';
@@ -153,6 +162,61 @@ describe('autotune', () => {
       applyTiles('conv2d', DEFAULT_TILES.conv2d);
       clearTuneMemory();
       timer.destroy();
+    }
+  });
+});
+
+describe('training step vs TF.js', () => {
+  // 4x4 latents, 2 frames: every block type of unet-tiny, small enough for SwiftShader and TF.js's CPU backend.
+  const config: TrainConfig = { ...DEFAULT_TRAIN, preset: 'unet-tiny', resolution: 8, frames: 2, audioTokens: 3, audioDim: 16, lr: 1e-3 };
+
+  it('the TF.js UNet from our state dict computes our forward, loss, gradients and AdamW update; memory is reported', { timeout: 600_000 }, async () => {
+    await tf.setBackend('cpu');
+    const rt = await testRuntime();
+    const r = await runTrainStep(rt, config, { warmup: 0, repeats: 1, tolerance: 1e-3, log: console.log });
+    expect(r.check.forwardError).toBeLessThan(1e-3);
+    expect(r.check.lossError).toBeLessThan(1e-3);
+    expect(r.check.gradError).toBeLessThan(1e-3);
+    expect(r.check.lossAfterStepError).toBeLessThan(1e-3);
+    // The update changed the weights enough to move the loss (so the comparison after the step means something).
+    expect(Math.abs(r.check.lossAfterStepOurs - r.check.lossOurs)).toBeGreaterThan(1e-3 * r.check.lossOurs);
+    expect(r.check.ok).toBe(true);
+    expect(r.check.gradsChecked).toBe(208);
+    expect(r.shape).toMatchObject({ n: 2, frames: 2, h: 4, w: 4 });
+    // Weights, gradients, AdamW's two moments: at least 4x the parameter bytes, in both ledgers.
+    expect(r.ours.memory.peakLive).toBeGreaterThanOrEqual(4 * r.parameterBytes);
+    expect(r.ours.memory.peak).toBeGreaterThanOrEqual(r.ours.memory.peakLive);
+    expect(r.tfjs.memory.profilePeakBytes).toBeGreaterThanOrEqual(4 * r.parameterBytes);
+    expect(r.tfjs.memory.peakUsedBytes).toBeNull(); // the CPU backend has no buffer manager
+    expect(r.ours.samples.length).toBe(1);
+    expect(r.speedup).toBeGreaterThan(0);
+  });
+
+  it('notices a TF.js forward that pools GroupNorm statistics differently (frames not pooled)', { timeout: 600_000 }, async () => {
+    await tf.setBackend('cpu');
+    const rt = await testRuntime();
+    const training = new UnetTraining(rt, config, planningClips(config));
+    try {
+      const params = [...training.model.namedParameters()];
+      const data = await Tensor.readAll(params.map(([, p]) => p.t));
+      const model = new TfjsUnet(training.model.config as unknown as Record<string, unknown>, params.map(([name, p], i) => ({ name, shape: p.t.shape, data: data[i] })));
+      const [batch] = training.nextMicroBatches();
+      const { n, h, w, frames } = batch.shape;
+      const ours = await ourForward(training, batch);
+      const errorWith = async (f: number) => {
+        const y = tf.tidy(() => {
+          const { x, t, ctx } = model.inputs(batch);
+          return model.forward(x, t, ctx, f);
+        });
+        const e = maxRelError(nhwcToNchw((await y.data()) as Float32Array, n, 4, h, w), ours);
+        y.dispose();
+        return e;
+      };
+      expect(await errorWith(frames)).toBeLessThan(1e-4);
+      expect(await errorWith(1)).toBeGreaterThan(1e-2);
+      model.dispose();
+    } finally {
+      training.dispose();
     }
   });
 });
