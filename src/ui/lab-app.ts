@@ -14,6 +14,8 @@ import './memory-panel.ts';
 import './run-panel.ts';
 import { tokens } from './styles.ts';
 import './train-settings.ts';
+import './sync-panel.ts';
+import { SyncController } from './sync-controller.ts';
 import { TrainingController } from './training-controller.ts';
 import './training-memory.ts';
 
@@ -40,6 +42,8 @@ export class LabApp extends LitElement {
   private client: EngineClient | null = null;
   /** Settings, verdict, run status, losses and memory samples of training. */
   private training = new TrainingController(this, (f) => this.fail(f, false));
+  /** Lip sync: models, inputs, one run and its file. */
+  private sync = new SyncController(this);
   /** The dataset: clips, the VAE and its latents; runs train on it when the user chose to. */
   private clips = new ClipsController(this, (f) => this.fail(f, false));
   private checkpoints = new CheckpointsController(
@@ -175,6 +179,7 @@ export class LabApp extends LitElement {
           ></memory-panel>
           ${this.renderTraining()}
         </main>
+        <sync-panel data-testid="slot-sync" .ctl=${this.sync} .version=${this.sync.version} .ready=${this.sync.ready && this.status === 'ready'}></sync-panel>
       </div>
     `;
   }
@@ -266,6 +271,7 @@ export class LabApp extends LitElement {
       void this.training.connect(client.engine);
       void this.checkpoints.connect(client.engine);
       void this.clips.connect(client.engine);
+      void this.sync.connect(client.engine);
     } catch (e) {
       this.fail(asFailure(e));
     }
