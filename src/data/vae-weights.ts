@@ -40,27 +40,29 @@ export class VaeLoadError extends Error {
 }
 
 /** Builds the preset's VAE and loads the weights into it (strict); null weights give a seeded, untrained one. */
+/** The preset gives the shapes; a latent-lab file's own config (its metadata) gives what training set, such as scaling_factor. */
 export async function buildVae(rt: GpuRuntime, preset: string, weights: ArrayBuffer | null, source: VaeInfo['source'] = 'file'): Promise<{ vae: AutoencoderKL; info: VaeInfo }> {
-  let config;
+  let p;
   try {
-    config = getPreset(preset);
+    p = getPreset(preset);
   } catch {
     throw new VaeLoadError(`There is no VAE preset "${preset}".`, 'Choose vae-tiny or sd-vae-ft-mse.');
   }
-  if (config.kind !== 'vae') throw new VaeLoadError(`${preset} is a UNet preset, not a VAE.`, 'Choose vae-tiny or sd-vae-ft-mse.');
-  const vae = new AutoencoderKL(config.config);
+  if (p.kind !== 'vae') throw new VaeLoadError(`${preset} is a UNet preset, not a VAE.`, 'Choose vae-tiny or sd-vae-ft-mse.');
+  let vae: AutoencoderKL | null = null;
   let id: string;
   try {
     if (weights) {
       const file = await openWeights(new Uint8Array(weights));
+      vae = new AutoencoderKL({ ...p.config, scaling_factor: fileScalingFactor(file.metadata) ?? p.config.scaling_factor });
       await loadStateDict(vae, rt, file, { requiresGrad: false });
       id = `vae:${preset}:${await digest(weights)}`;
     } else {
-      vae.materialize(rt, { seed: 0, requiresGrad: false });
+      vae = new AutoencoderKL(p.config).materialize(rt, { seed: 0, requiresGrad: false });
       id = `vae:${preset}:init-seed-0`;
     }
   } catch (e) {
-    vae.dispose();
+    vae?.dispose();
     if (e instanceof StateDictMismatchError)
       throw new VaeLoadError(`These weights are not a ${preset} VAE (${e.report.matched.length} tensors match).`, `Load a ${preset} checkpoint, or pick the preset the file was trained as.\n${describeMismatch(e.report)}`);
     if (e instanceof CheckpointFormatError)
@@ -74,11 +76,27 @@ export async function buildVae(rt: GpuRuntime, preset: string, weights: ArrayBuf
   };
 }
 
-/** Reads the demo manifest at `url` and fetches the VAE file it names (relative to the manifest). */
+/** The scaling_factor in a latent-lab file's config metadata (null when the file has none). */
+function fileScalingFactor(metadata: Record<string, string> | undefined): number | null {
+  try {
+    const f = Number(JSON.parse(metadata?.config ?? 'null')?.scaling_factor);
+    return Number.isFinite(f) && f > 0 ? f : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Reads the demo manifest at `url` and fetches the VAE file it names: paths in the manifest are relative to
+ * the app root ("demo/demo-vae.safetensors"), or to the manifest itself.
+ */
 export async function fetchDemoVae(url: string): Promise<{ manifest: DemoManifest; weights: ArrayBuffer }> {
   const manifest = (await fetchOk(url, 'the demo models manifest').then((r) => r.json())) as DemoManifest;
   if (!manifest?.vae?.file || !manifest.vae.preset) throw new VaeLoadError(`The demo models manifest at ${url} names no VAE.`, 'Rebuild public/demo with tools/demo/train-demo-models.ts.');
-  const weights = await fetchOk(new URL(manifest.vae.file, url).href, 'the demo VAE').then((r) => r.arrayBuffer());
+  const beside = new URL(manifest.vae.file.split('/').pop()!, url).href;
+  const fromRoot = new URL(manifest.vae.file, new URL('..', url)).href;
+  const r = await fetch(beside).catch(() => null);
+  const weights = await (r?.ok ? r : await fetchOk(fromRoot, 'the demo VAE')).arrayBuffer();
   return { manifest, weights };
 }
 

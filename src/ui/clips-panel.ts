@@ -475,7 +475,8 @@ export class ClipsPanel extends LitElement {
       const dx = (ev.clientX - start.x) * scale;
       const dy = (ev.clientY - start.y) * scale;
       const b = start.box;
-      this.setBox(mode === 'move' ? { x: b.x + dx, y: b.y + dy, size: b.size } : { x: b.x, y: b.y, size: b.size + Math.max(dx, dy) }, w, h);
+      // The corner drags the size; the top-left corner stays unless the frame's edge pushes it.
+      this.setBox(mode === 'move' ? { x: b.x + dx, y: b.y + dy, size: b.size } : { x: b.x, y: b.y, size: Math.min(b.size + Math.max(dx, dy), w - b.x, h - b.y) }, w, h);
     };
     const up = () => {
       target.removeEventListener('pointermove', move);
@@ -497,9 +498,10 @@ export class ClipsPanel extends LitElement {
       ArrowRight: { ...b, x: b.x + step },
       ArrowUp: { ...b, y: b.y - step },
       ArrowDown: { ...b, y: b.y + step },
-      '+': { ...b, size: b.size + step },
-      '=': { ...b, size: b.size + step },
-      '-': { ...b, size: b.size - step },
+      // Resizing from the keyboard keeps the box's centre.
+      '+': { x: b.x - step / 2, y: b.y - step / 2, size: b.size + step },
+      '=': { x: b.x - step / 2, y: b.y - step / 2, size: b.size + step },
+      '-': { x: b.x + step / 2, y: b.y + step / 2, size: b.size - step },
     };
     const next = moves[e.key];
     if (!next) return;
@@ -509,7 +511,7 @@ export class ClipsPanel extends LitElement {
 
   /** Keeps the box a whole-pixel square inside the frame (the engine clamps the same way on add). */
   private setBox(b: FaceBox, w: number, h: number) {
-    const size = Math.round(Math.max(16, Math.min(b.size, w - Math.max(0, b.x), h - Math.max(0, b.y), Math.min(w, h))));
+    const size = Math.round(Math.max(Math.min(16, w, h), Math.min(b.size, w, h)));
     const x = Math.round(Math.min(Math.max(0, b.x), w - size));
     const y = Math.round(Math.min(Math.max(0, b.y), h - size));
     this.ctl!.moveBox({ x, y, size });

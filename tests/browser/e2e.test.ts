@@ -1,0 +1,245 @@
+// End to end in headless chromium on SwiftShader, fresh profile, driven only through the page: the demo
+// clip into a dataset, latents with the demo VAE, the tiny preset trained on it with autosave, a reload,
+// resume from the autosave, validation, export .safetensors and import it back. Every stage asserts on
+// what the page shows and leaves a screenshot in test-results/browser/e2e-*.png; stage times are printed.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { launchChromium, type Browser } from './chromium.ts';
+
+const SHOTS = fileURLToPath(new URL('../../test-results/browser', import.meta.url));
+mkdirSync(SHOTS, { recursive: true });
+const DEMO = fileURLToPath(new URL('../../public/demo/', import.meta.url));
+const MANIFEST = join(DEMO, 'demo-models.json');
+const manifest = existsSync(MANIFEST) ? (JSON.parse(readFileSync(MANIFEST, 'utf8')) as { vae: { preset: string; resolution: number } }) : null;
+/** The demo models' resolution: the dataset is made at it so the demo VAE encodes it. */
+const RES = manifest?.vae.resolution ?? 16;
+
+const STEPS = 24;
+const AUTOSAVE_EVERY = 8;
+const MORE_STEPS = 4;
+// The first step compiles every kernel on SwiftShader (a minute or more on two busy cores).
+const FIRST_STEP_MS = 300_000;
+
+const times: [string, number][] = [];
+let t0 = performance.now();
+function stage(name: string): void {
+  const now = performance.now();
+  times.push([name, (now - t0) / 1000]);
+  t0 = now;
+}
+
+async function text(page: Page, testId: string): Promise<string> {
+  const t = await page.getByTestId(testId).first().textContent();
+  return (t ?? '').replace(/\s+/g, ' ').trim();
+}
+const attr = async (page: Page, testId: string, name: string) => (await page.getByTestId(testId).first().getAttribute(name)) ?? '';
+const num = async (page: Page, testId: string, name = 'data-value') => Number(await attr(page, testId, name));
+
+/** Waits until an attribute of the element with this data-testid (shadow roots pierced) passes `test`. */
+async function until(page: Page, testId: string, name: string, min: number, timeout: number) {
+  await page.waitForFunction(
+    ({ testId, name, min }) => {
+      const find = (root: Document | ShadowRoot): Element | null => {
+        const hit = root.querySelector(`[data-testid="${testId}"]`);
+        if (hit) return hit;
+        for (const el of root.querySelectorAll('*'))
+          if (el.shadowRoot) {
+            const inner = find(el.shadowRoot);
+            if (inner) return inner;
+          }
+        return null;
+      };
+      return Number(find(document)?.getAttribute(name)) >= min;
+    },
+    { testId, name, min },
+    { timeout, polling: 250 },
+  );
+}
+
+const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `e2e-${name}.png`), fullPage: true });
+
+describe('end to end: demo clip -> dataset -> train -> reload -> resume -> validate -> export -> import', { timeout: 600_000 }, () => {
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+  const consoleLines: string[] = [];
+  let savedStep = 0;
+  let exported: { path: string; tensors: number; step: number } | null = null;
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+    page = browser.page;
+    page.setDefaultTimeout(60_000);
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
+    t0 = performance.now();
+    await page.goto(inject('appUrl'));
+    await page.getByText('Engine ready').waitFor();
+    stage('open the app');
+  });
+
+  afterAll(async () => {
+    if (pageErrors.length || consoleLines.some((l) => l.startsWith('error'))) console.log(consoleLines.join('\n'));
+    const table = times.map(([n, s]) => `  ${n.padEnd(34)} ${s.toFixed(1).padStart(6)} s`).join('\n');
+    const total = times.reduce((n, [, s]) => n + s, 0);
+    console.log(`e2e stage times:\n${table}\n  ${'total'.padEnd(34)} ${total.toFixed(1).padStart(6)} s`);
+    writeFileSync(join(SHOTS, 'e2e-times.json'), JSON.stringify(Object.fromEntries(times), null, 1));
+    await browser?.close();
+  });
+
+  it('the first-run hint offers the demo clip; it is probed with a centred face box and the mask drawn', async () => {
+    await page.getByText('First time here?').waitFor();
+    // A new dataset is proposed at the demo models' resolution.
+    if (manifest) await expect.poll(() => page.inputValue('[data-testid=clips-resolution]')).toBe(String(RES));
+    await page.selectOption('[data-testid=clips-resolution]', String(RES));
+    await page.getByTestId('hint-demo').click();
+    await page.locator('[data-testid=clips-pending][data-state=ready]').waitFor();
+    expect(await text(page, 'clips-probe')).toBe('256×256, 25.00 fps, 7.52 s, avc + aac');
+    // The centred largest square of a 256 x 256 frame: all of it.
+    expect(JSON.parse(await attr(page, 'clips-box', 'data-box'))).toEqual({ x: 0, y: 0, size: 256 });
+    expect(await page.getByTestId('clips-face-box').getAttribute('style')).toMatch(/background-image:url\(data:image\/png/);
+    // Keyboard: the focused box shrinks about its centre, moves, and grows back inside the frame.
+    await page.getByTestId('clips-face-box').focus();
+    await page.keyboard.press('-');
+    await page.keyboard.press('-');
+    await page.keyboard.press('ArrowRight');
+    expect(JSON.parse(await attr(page, 'clips-box', 'data-box'))).toEqual({ x: 8, y: 4, size: 248 });
+    await page.keyboard.press('+');
+    await page.keyboard.press('+');
+    expect(JSON.parse(await attr(page, 'clips-box', 'data-box'))).toEqual({ x: 0, y: 0, size: 256 });
+    await shot(page, '1-demo-clip');
+    stage('probe the demo clip');
+  });
+
+  it('adds the clip to the dataset with its thumbnail and status', async () => {
+    await page.getByTestId('clips-add').click();
+    await page.locator('[data-testid=clip]').waitFor({ timeout: 120_000 });
+    const clip = page.locator('[data-testid=clip]');
+    expect(await clip.getAttribute('data-frames')).toBe('188');
+    expect(await clip.getAttribute('data-status')).toBe('added');
+    expect(await clip.locator('img').getAttribute('src')).toMatch(/^data:image\/png;base64,/);
+    expect(await text(page, 'clip-status')).toMatch(/no cached latents yet/);
+    expect(await num(page, 'clips-ready', 'data-ready')).toBe(0);
+    expect(await num(page, 'clips-storage', 'data-bytes')).toBeGreaterThan(188 * RES ** 2 * 3);
+    await shot(page, '2-clip-added');
+    stage('add the demo clip');
+  });
+
+  it('refuses to train before latents are cached, then caches them with the demo VAE', async () => {
+    expect(manifest, 'public/demo/demo-models.json (the demo models) is missing: build it with tools/demo/train-demo-models.ts').not.toBeNull();
+    await page.getByTestId('clips-demo-vae').click();
+    await page.locator('[data-testid=clips-vae][data-loaded=demo]').waitFor({ timeout: 120_000 });
+    expect(await text(page, 'clips-vae')).toContain(`demo ${manifest!.vae.preset}`);
+    await page.getByTestId('clips-cache').click();
+    await page.locator('[data-testid=clip][data-status=ready]').waitFor({ timeout: 300_000 });
+    expect(await num(page, 'clips-ready', 'data-ready')).toBe(1);
+    expect(await text(page, 'clip-status')).toBe('Ready to train');
+    await shot(page, '3-latents-cached');
+    stage('load the demo VAE, cache latents');
+  });
+
+  it(`trains the tiny preset on the dataset for ${STEPS} steps with autosave; loss and memory update`, async () => {
+    await page.selectOption('#ts-preset', 'unet-tiny');
+    await page.fill('#ts-frames', '1');
+    await page.press('#ts-frames', 'Enter');
+    // Training on the dataset sets the settings to its resolution.
+    await expect.poll(() => page.inputValue('#ts-resolution')).toBe(String(RES));
+    await page.locator('[data-testid=verdict][data-fits=true]').waitFor();
+    await page.getByLabel('Autosave every N steps').fill(String(AUTOSAVE_EVERY));
+    await page.getByLabel('Autosave every N steps').press('Enter');
+    await page.fill('#run-steps', String(STEPS));
+    await page.press('#run-steps', 'Enter');
+    await page.getByTestId('run-primary').click();
+    await page.locator('[data-testid=run-state][data-state=running]').waitFor();
+    expect(await text(page, 'run-data')).toMatch(/^Data: 1 clips? of dataset /);
+    await until(page, 'run-step', 'data-value', 2, FIRST_STEP_MS);
+    stage('first steps (kernel compile)');
+    const firstLoss = await num(page, 'loss-last');
+    const firstSamples = await num(page, 'timeline-plot', 'data-samples');
+    expect(Number.isFinite(firstLoss) && firstLoss > 0).toBe(true);
+    await page.locator('[data-testid=run-state][data-state=done]').waitFor({ timeout: 300_000 });
+    expect(await text(page, 'run-step')).toBe(`${STEPS} / ${STEPS}`);
+    const lastLoss = await num(page, 'loss-last');
+    expect(Number.isFinite(lastLoss) && lastLoss > 0).toBe(true);
+    expect(lastLoss).not.toBe(firstLoss);
+    expect(await num(page, 'loss-plot', 'data-points')).toBe(STEPS);
+    expect(await num(page, 'timeline-plot', 'data-samples')).toBeGreaterThan(firstSamples);
+    expect(await num(page, 'measured-peak', 'data-bytes')).toBeGreaterThan(0);
+    // Autosaves at 8, 16 and 24 (the last one when the run finished).
+    for (const step of [AUTOSAVE_EVERY, 2 * AUTOSAVE_EVERY, STEPS]) await page.locator(`[data-testid=ck-list] tr[data-step="${step}"]`).waitFor();
+    savedStep = STEPS;
+    await shot(page, '4-trained');
+    stage(`train ${STEPS} steps`);
+  });
+
+  it('after a reload, the dataset and the VAE are back and the run resumes from its autosave', async () => {
+    await page.reload();
+    await page.getByText('Engine ready').waitFor();
+    await page.locator('[data-testid=clip][data-status=ready]').waitFor();
+    await page.locator('[data-testid=clips-vae][data-loaded=demo]').waitFor({ timeout: 120_000 });
+    const row = page.locator(`[data-testid=ck-list] tr[data-step="${savedStep}"]`);
+    await row.waitFor();
+    await page.fill('#run-steps', String(savedStep + MORE_STEPS));
+    await page.press('#run-steps', 'Enter');
+    await row.getByRole('button', { name: 'Restore' }).click();
+    await page.locator('[data-testid=run-state][data-state=running]').waitFor();
+    expect(await text(page, 'run-data')).toMatch(/^Data: 1 clips? of dataset /);
+    await until(page, 'run-step', 'data-value', savedStep + 1, FIRST_STEP_MS);
+    // The restored run's curve continues the saved one.
+    expect(await num(page, 'loss-plot', 'data-points')).toBeGreaterThan(savedStep);
+    await page.getByTestId('run-primary').click();
+    await page.locator('[data-testid=run-state][data-state=paused]').waitFor();
+    await shot(page, '5-resumed');
+    stage('reload, resume from the autosave');
+  });
+
+  it('validates the paused run (tiled decode) and shows PSNR', async () => {
+    const button = page.getByTestId('validate-now');
+    // TODO(validation-ui): the "Validate now" control lands with the validation gallery; until then this stage is skipped.
+    if (!(await button.count())) {
+      console.log('e2e: no "Validate now" control on the page yet: validation stage skipped');
+      stage('validate (skipped: no control yet)');
+      return;
+    }
+    await button.click();
+    await until(page, 'validation-psnr', 'data-value', 0.001, 300_000);
+    const psnr = await num(page, 'validation-psnr');
+    expect(Number.isFinite(psnr) && psnr > 0).toBe(true);
+    await shot(page, '6-validated');
+    stage('validate (tiled)');
+  });
+
+  it('exports the checkpoint as .safetensors', async () => {
+    await page.getByTestId('run-stop').click();
+    await page.locator('[data-testid=run-state][data-state=stopped]').waitFor();
+    const step = await num(page, 'run-step');
+    const row = page.locator(`[data-testid=ck-list] tr[data-step="${step}"]`);
+    await row.waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: '.safetensors' }).click()]);
+    const path = (await download.path())!;
+    const bytes = readFileSync(path);
+    const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8'));
+    expect(header.__metadata__).toMatchObject({ step: String(step), preset: 'unet-tiny' });
+    exported = { path, tensors: Object.keys(header).filter((k) => k !== '__metadata__').length, step };
+    expect(exported.tensors).toBeGreaterThan(50);
+    await shot(page, '7-exported');
+    stage('export .safetensors');
+  });
+
+  it('imports the exported file back: every tensor matches the model', async () => {
+    await page.getByTestId('ck-import').setInputFiles(exported!.path);
+    await page.getByTestId('ck-imported').waitFor();
+    expect(await text(page, 'ck-imported')).toMatch(new RegExp(`^Loaded ${exported!.tensors} tensors from a \\.safetensors file \\(step ${exported!.step}\\);`));
+    expect(await text(page, 'ck-imported')).not.toMatch(/skipped/);
+    await shot(page, '8-imported');
+    // The training view with the clips panel, as docs/screenshot.png shows it.
+    await page.getByRole('heading', { name: 'Model and training' }).evaluate((h) => h.closest('section')!.scrollIntoView({ block: 'start' }));
+    await page.evaluate(() => window.scrollBy(0, -16));
+    await page.screenshot({ path: join(SHOTS, 'e2e-training-view.png') });
+    expect(pageErrors).toEqual([]);
+    stage('import it back');
+  });
+});
