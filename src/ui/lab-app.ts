@@ -5,7 +5,6 @@ import './checkpoints-panel.ts';
 import './clips-panel.ts';
 import { ClipsController } from './clips-controller.ts';
 import { CheckpointsController } from './checkpoints-controller.ts';
-import './coming-panel.ts';
 import { asFailure, startEngine, type EngineClient } from './engine-client.ts';
 import './error-banner.ts';
 import './first-run-hint.ts';
@@ -14,6 +13,8 @@ import './memory-panel.ts';
 import './run-panel.ts';
 import { tokens } from './styles.ts';
 import './train-settings.ts';
+import './validation-gallery.ts';
+import { ValidationController } from './validation-controller.ts';
 import './sync-panel.ts';
 import { SyncController } from './sync-controller.ts';
 import { TrainingController } from './training-controller.ts';
@@ -42,6 +43,8 @@ export class LabApp extends LitElement {
   private client: EngineClient | null = null;
   /** Settings, verdict, run status, losses and memory samples of training. */
   private training = new TrainingController(this, (f) => this.fail(f, false));
+  /** The run's validations (scheduled and asked for) and the Validate now call. */
+  private validation = new ValidationController(this);
   /** Lip sync: models, inputs, one run and its file. */
   private sync = new SyncController(this);
   /** The dataset: clips, the VAE and its latents; runs train on it when the user chose to. */
@@ -225,14 +228,27 @@ export class LabApp extends LitElement {
         .runLive=${t.running}
       ></clips-panel>
       <div class="stack">
-        <coming-panel
-          data-testid="slot-validation"
-          heading="Validation"
-          note="Ground truth next to generated frames, the mouth enlarged, and PSNR, decoded in tiles inside the budget at each validation step."
-        ></coming-panel>
+        ${this.renderValidation()}
         ${this.renderCheckpoints()}
       </div>
     `;
+  }
+
+  private renderValidation() {
+    const v = this.validation;
+    return html`<validation-gallery
+      data-testid="slot-validation"
+      .results=${v.results}
+      .shown=${v.shown}
+      .busy=${v.busy}
+      .error=${v.error}
+      .ready=${v.ready && this.status === 'ready'}
+      .runState=${this.training.status?.state ?? null}
+      .validateEvery=${(this.training.running ? this.training.status?.config : this.training.verdict?.config)?.validateEvery ?? null}
+      @validate-now=${v.validateNow}
+      @select-validation=${(e: CustomEvent) => v.select(e.detail)}
+      @dismiss-validation-error=${() => v.dismiss()}
+    ></validation-gallery>`;
   }
 
   private renderCheckpoints() {
@@ -269,6 +285,7 @@ export class LabApp extends LitElement {
       this.ledger = await client.engine.ledger();
       this.status = 'ready';
       void this.training.connect(client.engine);
+      void this.validation.connect(client.engine);
       void this.checkpoints.connect(client.engine);
       void this.clips.connect(client.engine);
       void this.sync.connect(client.engine);
@@ -310,7 +327,10 @@ export class LabApp extends LitElement {
     if (e.type === 'ledger') {
       this.ledger = e.snapshot;
       this.training.onLedger(e.snapshot);
-    } else if (e.type.startsWith('train-')) this.training.onEvent(e);
+    } else if (e.type.startsWith('train-')) {
+      this.training.onEvent(e);
+      this.validation.onEvent(e);
+    }
     else if (e.type.startsWith('checkpoint-') || e.type === 'resume-offer') this.checkpoints.onEvent(e);
     else if (e.type === 'device-lost' || e.type === 'error') this.fail(e.failure, e.type === 'device-lost');
   }

@@ -200,7 +200,7 @@ export class TrainSettingsPanel extends LitElement {
             Gradient checkpointing</label
           >
         </div>
-        ${this.numberField('validateEvery', 'Validate every N steps', c.validateEvery, 'wide', '0: never. The plan includes the validation phase (the VAE and a tiled decode inside the budget); runs do not validate yet.')}
+        ${this.numberField('validateEvery', 'Validate every N steps', c.validateEvery, 'wide', '0: never (Validate now still works while a run is going). The run samples with DDIM and decodes in tiles inside the budget every N steps; the plan includes that phase and its VAE.')}
         <div class="field wide">
           <label for="ts-budget">Memory budget (GiB)</label>
           <div class="budget">

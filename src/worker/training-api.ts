@@ -152,6 +152,8 @@ export interface TrainValidation {
   trigger: 'schedule' | 'request';
   /** 'frames': the dataset's own frames; 'vae-decode': the VAE's decode of the clip's true latents (no frames stored). */
   reference: 'frames' | 'vae-decode';
+  /** 'loaded': the dataset's VAE decoded; 'seeded': synthetic clips without one, a VAE with seeded (untrained) weights. */
+  vae: 'loaded' | 'seeded';
   /** Sampling as it ran. */
   sampling: Required<ValidationSettings>;
   /** The decode's tile side in latent pixels; null when it decoded whole. */

@@ -96,6 +96,7 @@ export class RunValidator {
       plannedPeak: this.opts.plannedPeak,
       trigger,
       reference: clip.pixels ? 'frames' : 'vae-decode',
+      vae: vae === this.seeded ? 'seeded' : 'loaded',
       sampling,
       tile: decode?.tile ?? null,
       mouth,

@@ -97,7 +97,7 @@ describe('engine.training validation (Engine on Dawn, unet-tiny + seeded vae-tin
       expect(Number.isFinite(r.psnr)).toBe(true);
       expect(r.psnr).toBeGreaterThan(0);
       expect(r.mouthL1).toBeGreaterThan(0);
-      expect(r).toMatchObject({ trigger: 'schedule', reference: 'vae-decode', budget: BUDGET, plannedPeak: plannedValidation, sampling: { steps: 2, guidance: 1.5, seed: 7 } });
+      expect(r).toMatchObject({ trigger: 'schedule', reference: 'vae-decode', vae: 'seeded', budget: BUDGET, plannedPeak: plannedValidation, sampling: { steps: 2, guidance: 1.5, seed: 7 } });
       expect(r.peakBytes).toBeLessThanOrEqual(BUDGET);
       expect(r.peakBytes).toBeLessThanOrEqual(plannedValidation);
       expect(r.frames).toHaveLength(2);
