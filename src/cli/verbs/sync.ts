@@ -7,13 +7,13 @@ import { acquireNodeDevice } from '../../gpu/node-gpu.ts';
 import { GpuRuntime } from '../../gpu/runtime.ts';
 import { getPreset } from '../../nn/presets.ts';
 import type { AudioFeatureConfig } from '../../store/dataset-store.ts';
-import { lipSync, syncAudio, type SyncProgress } from '../../sync/api.ts';
+import { lipSync, syncAudio, type SyncAudioFeatures, type SyncModels, type SyncProgress } from '../../sync/api.ts';
 import { DEFAULT_SYNC_AUDIO } from '../../sync/audio.ts';
 import { loadSyncModels } from '../../sync/models.ts';
 import { wavTo16kMono } from '../../sync/wav.ts';
 import type { Args } from '../args.ts';
 import { openWeightsFile } from '../weights-file.ts';
-import { openY4m, y4mOutput } from './sync-files.ts';
+import { openY4m, y4mOutput, type Y4mInput } from './sync-files.ts';
 
 export const help =
   'lip-syncs a video to audio: --unet FILE --vae FILE (or --models demo-models.json) [--preset UNET] [--vae-preset VAE] --video IN.y4m --audio IN.wav --out OUT.y4m [--steps 20] [--guidance 1.5] [--seed S] [--box x,y,w,h] [--resolution PX] [--chunk-frames 16] [--budget BYTES] [--json]';
@@ -64,22 +64,47 @@ export async function run(args: Args): Promise<void> {
   const samples = wavTo16kMono(readFileSync(audioPath));
   const audio = await syncAudio(samples, { features: audioConfig });
 
+  const boxArg = args.str('box');
+  const givenBox = boxArg ? parseBox(boxArg) : null;
   const budgetArg = args.str('budget');
   const rt = GpuRuntime.forDevice(await acquireNodeDevice(), { budget: budgetArg ? parseBytes(budgetArg) : undefined });
-  const unetPreset = args.str('preset') ?? manifest.unet?.preset;
-  const vaePreset = args.str('vae-preset') ?? manifest.vae?.preset;
-  const models = await loadSyncModels(rt, { unet: await openWeightsFile(unetPath), vae: await openWeightsFile(vaePath) }, { unetPreset, vaePreset, scalingFactor: manifest.vae?.scalingFactor });
-  const factor = 2 ** (models.vae.config.block_out_channels.length - 1);
-  const resolution =
-    args.num('resolution') ??
-    manifest.unet?.resolution ??
-    manifest.resolution ??
-    manifest.vae?.resolution ??
-    (unetPreset ? getPreset(unetPreset).resolution : models.unet.config.sample_size * factor);
+  let video: ReturnType<typeof openY4m> | null = null;
+  let models: Awaited<ReturnType<typeof loadSyncModels>> | null = null;
+  try {
+    video = openY4m(videoPath);
+    const unetPreset = args.str('preset') ?? manifest.unet?.preset;
+    const vaePreset = args.str('vae-preset') ?? manifest.vae?.preset;
+    models = await loadSyncModels(rt, { unet: await openWeightsFile(unetPath), vae: await openWeightsFile(vaePath) }, { unetPreset, vaePreset, scalingFactor: manifest.vae?.scalingFactor });
+    const factor = 2 ** (models.vae.config.block_out_channels.length - 1);
+    const resolution =
+      args.num('resolution') ??
+      manifest.unet?.resolution ??
+      manifest.resolution ??
+      manifest.vae?.resolution ??
+      (unetPreset ? getPreset(unetPreset).resolution : models.unet.config.sample_size * factor);
+    const box = givenBox ?? centeredBox(video.width, video.height);
+    await syncToFile(rt, models, video, audio, { box, resolution, mask: manifest.mask ?? DEFAULT_MASK, args, outPath, audioPath });
+  } finally {
+    video?.close();
+    models?.unet.dispose();
+    models?.vae.dispose();
+    models?.audioProjection?.dispose();
+    rt.destroy();
+  }
+}
 
-  const video = openY4m(videoPath);
-  const boxArg = args.str('box');
-  const box = boxArg ? parseBox(boxArg) : centeredBox(video.width, video.height);
+interface FileRun {
+  box: FaceBox;
+  resolution: number;
+  mask: MaskParams;
+  args: Args;
+  outPath: string;
+  audioPath: string;
+}
+
+/** Runs lip sync into OUT.tmp, renames it to OUT at the end; a cancel (Ctrl-C) or a failure deletes it. */
+async function syncToFile(rt: GpuRuntime, models: SyncModels, video: Y4mInput, audio: SyncAudioFeatures, run: FileRun): Promise<void> {
+  const { args, outPath, box, resolution } = run;
   const sink = y4mOutput(outPath, video);
   const controller = new AbortController();
   const onSigint = () => controller.abort();
@@ -95,7 +120,7 @@ export async function run(args: Args): Promise<void> {
       sink,
       box,
       resolution,
-      mask: manifest.mask ?? DEFAULT_MASK,
+      mask: run.mask,
       steps: args.num('steps'),
       guidance: args.num('guidance'),
       seed: args.num('seed'),
@@ -109,7 +134,7 @@ export async function run(args: Args): Promise<void> {
     else {
       process.stderr.write('\n');
       console.log(`sync: wrote ${outPath}: ${result.frames} frames (${result.durationSeconds.toFixed(2)} s at 25 fps) from ${video.frameCount} video frames; peak ${fmtBytes(result.peakBytes)}, ${(result.ms / result.frames).toFixed(0)} ms a frame`);
-      console.log(`  add the audio: ffmpeg -i ${outPath} -i ${audioPath} -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest OUT.mp4`);
+      console.log(`  add the audio: ffmpeg -i ${outPath} -i ${run.audioPath} -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest OUT.mp4`);
     }
   } catch (e) {
     sink.discard();
@@ -117,9 +142,5 @@ export async function run(args: Args): Promise<void> {
     throw e;
   } finally {
     process.off('SIGINT', onSigint);
-    video.close();
-    models.unet.dispose();
-    models.vae.dispose();
-    rt.destroy();
   }
 }
