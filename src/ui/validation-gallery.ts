@@ -149,6 +149,7 @@ export class ValidationGallery extends LitElement {
       }
       .meter .fill {
         height: 100%;
+        min-width: 2px;
         background: #ef4444;
       }
       .meter .plan {
@@ -164,7 +165,7 @@ export class ValidationGallery extends LitElement {
       }
       .frames {
         display: grid;
-        grid-template-columns: repeat(auto-fill, minmax(150px, 1fr));
+        grid-template-columns: repeat(auto-fill, minmax(220px, 1fr));
         gap: 10px;
         margin: 0;
         padding: 0;
@@ -172,6 +173,7 @@ export class ValidationGallery extends LitElement {
       }
       figure {
         margin: 0;
+        max-width: 360px;
         display: grid;
         grid-template-columns: 1fr 1fr;
         gap: 4px;
@@ -278,7 +280,7 @@ export class ValidationGallery extends LitElement {
       <p class="peak muted" data-testid="validation-peak" data-value=${r.peakBytes}>
         Peak <span class="num">${fmtBytes(r.peakBytes)}</span> of the <span class="num">${fmtBytes(r.budget)}</span> budget (${fmtShare(r.peakBytes, r.budget)}), training's
         buffers included${r.plannedPeak !== null ? html`; planned <span class="num">${fmtBytes(r.plannedPeak)}</span> (the line)` : '; not in the plan (the run was planned without validation)'}.
-        ${r.tile !== null ? `Decoded in ${r.tile}-pixel latent tiles.` : ''}
+        ${r.tile !== null ? `Tiled decode, tile edge ${r.tile}.` : ''}
       </p>
       <h3>Frames: ground truth | generated</h3>
       <ul class="frames">

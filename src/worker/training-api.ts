@@ -156,7 +156,7 @@ export interface TrainValidation {
   vae: 'loaded' | 'seeded';
   /** Sampling as it ran. */
   sampling: Required<ValidationSettings>;
-  /** The decode's tile side in latent pixels; null when it decoded whole. */
+  /** The tiled decode's tile edge (in pixels of each map's own resolution, as tiled-vae counts it); null without a decode report. */
   tile: number | null;
   /** The generated region in the frames' pixels (where LatentSync's mask is 0): the mouth crop. */
   mouth: { x: number; y: number; width: number; height: number };
