@@ -97,18 +97,19 @@ export class ClipsPanel extends LitElement {
         background: var(--panel);
       }
       .pending {
-        display: grid;
-        grid-template-columns: minmax(0, 260px) minmax(0, 1fr);
-        gap: 14px;
+        display: flex;
+        flex-wrap: wrap;
+        gap: 12px;
         margin-top: 12px;
-        align-items: start;
+        align-items: flex-start;
       }
-      @media (max-width: 640px) {
-        .pending {
-          grid-template-columns: minmax(0, 1fr);
-        }
+      .pending > div:last-child {
+        flex: 1 1 200px;
+        min-width: 0;
       }
       .stage {
+        flex: 1 1 200px;
+        max-width: 300px;
         position: relative;
         background: #000;
         border-radius: 6px;

@@ -59,6 +59,16 @@ async function until(page: Page, testId: string, name: string, min: number, time
   );
 }
 
+/** Waits for the run state, or fails with the page's error banner when one shows first (a refused start says why). */
+async function runState(page: Page, state: string, timeout = 60_000): Promise<void> {
+  const banner = page.locator('error-banner section[role=alert]').first();
+  const outcome = await Promise.race([
+    page.locator(`[data-testid=run-state][data-state=${state}]`).waitFor({ timeout }).then(() => null),
+    banner.waitFor({ timeout }).then(async () => ((await banner.textContent()) ?? '').replace(/\s+/g, ' ').trim()),
+  ]);
+  if (outcome !== null) throw new Error(`waiting for the run to be ${state}, the page showed: ${outcome}`);
+}
+
 const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `e2e-${name}.png`), fullPage: true });
 
 describe('end to end: demo clip -> dataset -> train -> reload -> resume -> validate -> export -> import', { timeout: 600_000 }, () => {
@@ -153,14 +163,14 @@ describe('end to end: demo clip -> dataset -> train -> reload -> resume -> valid
     await page.fill('#run-steps', String(STEPS));
     await page.press('#run-steps', 'Enter');
     await page.getByTestId('run-primary').click();
-    await page.locator('[data-testid=run-state][data-state=running]').waitFor();
+    await runState(page, 'running');
     expect(await text(page, 'run-data')).toMatch(/^Data: 1 clips? of dataset /);
     await until(page, 'run-step', 'data-value', 2, FIRST_STEP_MS);
     stage('first steps (kernel compile)');
     const firstLoss = await num(page, 'loss-last');
     const firstSamples = await num(page, 'timeline-plot', 'data-samples');
     expect(Number.isFinite(firstLoss) && firstLoss > 0).toBe(true);
-    await page.locator('[data-testid=run-state][data-state=done]').waitFor({ timeout: 300_000 });
+    await runState(page, 'done', 300_000);
     expect(await text(page, 'run-step')).toBe(`${STEPS} / ${STEPS}`);
     const lastLoss = await num(page, 'loss-last');
     expect(Number.isFinite(lastLoss) && lastLoss > 0).toBe(true);
@@ -185,7 +195,7 @@ describe('end to end: demo clip -> dataset -> train -> reload -> resume -> valid
     await page.fill('#run-steps', String(savedStep + MORE_STEPS));
     await page.press('#run-steps', 'Enter');
     await row.getByRole('button', { name: 'Restore' }).click();
-    await page.locator('[data-testid=run-state][data-state=running]').waitFor();
+    await runState(page, 'running');
     expect(await text(page, 'run-data')).toMatch(/^Data: 1 clips? of dataset /);
     await until(page, 'run-step', 'data-value', savedStep + 1, FIRST_STEP_MS);
     // The restored run's curve continues the saved one.
