@@ -96,6 +96,13 @@ export class ClipsController implements ReactiveController {
     return this.trainOn && this.dataset && this.readiness.some((r) => r.unet === null) ? this.dataset.id : null;
   }
 
+  /** [tokens, width] of the training dataset's audio a frame (the run's model projects them to its width). */
+  get trainingAudioShape(): [number, number] | null {
+    if (!this.trainingDatasetId) return null;
+    const ready = new Set(this.readiness.filter((r) => r.unet === null).map((r) => r.clipId));
+    return this.clips.find((c) => ready.has(c.id))?.audio?.tokenShape ?? null;
+  }
+
   async connect(engine: Remote<LabEngine>): Promise<void> {
     // Comlink reaches nested objects by path; its types do not follow non-function members.
     const api = engine.datasets as unknown as Remote<DatasetApi>;

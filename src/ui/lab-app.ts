@@ -308,13 +308,27 @@ export class LabApp extends LitElement {
     }
   }
 
-  /** Training on the dataset: the settings take its resolution, and its readiness counts the settings' frames a sample. */
+  /**
+   * Training on the dataset: the settings take its resolution and its audio tokens' shape (the model learns a
+   * projection of them), and its readiness counts the settings' frames a sample. Synthetic runs take the preset's.
+   */
   override updated() {
     const t = this.training;
     const preset = t.presets.find((p) => p.name === t.settings.preset);
     this.clips.setSampleFrames(t.settings.frames ?? preset?.defaults.frames ?? 2);
-    const res = this.clips.dataset?.config.resolution;
-    if (this.clips.trainingDatasetId && res && (t.settings.resolution ?? preset?.defaults.resolution) !== res && !t.running) t.change({ ...t.settings, resolution: res });
+    if (t.running || !preset) return;
+    const onDataset = this.clips.trainingDatasetId !== null;
+    const audio = this.clips.trainingAudioShape;
+    const want = {
+      resolution: onDataset ? this.clips.dataset!.config.resolution : (t.settings.resolution ?? preset.defaults.resolution),
+      audioTokens: audio?.[0],
+      audioDim: audio?.[1],
+    };
+    const s = t.settings;
+    if ((s.resolution ?? preset.defaults.resolution) !== want.resolution || s.audioTokens !== want.audioTokens || s.audioDim !== want.audioDim) {
+      const { audioTokens: _t, audioDim: _d, ...rest } = s;
+      t.change({ ...rest, resolution: want.resolution, ...(audio ? { audioTokens: audio[0], audioDim: audio[1] } : {}) });
+    }
   }
 
   /** The first-run hint's "Try the demo clip": the demo clip goes into the Clips panel, which scrolls into view. */
