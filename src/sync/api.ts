@@ -5,7 +5,6 @@
 import type { GpuRuntime } from '../gpu/runtime.ts';
 import type { FaceBox } from '../data/crop.ts';
 import type { MaskParams } from '../data/mask.ts';
-import type { AudioProjection } from '../nn/audio-projection.ts';
 import type { UNet3DConditionModel } from '../nn/unet/unet-3d-condition.ts';
 import type { AutoencoderKL } from '../nn/vae/autoencoder-kl.ts';
 
@@ -36,7 +35,7 @@ export interface SyncFrameSink {
 export interface SyncAudioFeatures {
   /** Output frames at 25 fps that the audio spans. */
   frames: number;
-  /** [tokens, dim] of each frame's tokens: dim is the UNet's cross_attention_dim, or its audio projection's input width. */
+  /** [tokens, dim] of each frame's tokens: the UNet's audio_feature_shape when it projects its audio, else dim = cross_attention_dim. */
   tokenShape: readonly [number, number];
   /** Frame k's tokens: tokens * dim values. */
   tokens(k: number): Float32Array;
@@ -45,8 +44,6 @@ export interface SyncAudioFeatures {
 export interface SyncModels {
   unet: UNet3DConditionModel;
   vae: AutoencoderKL;
-  /** Takes the audio tokens to the UNet's cross-attention width when the UNet was trained with one (log-mel tokens). */
-  audioProjection?: AudioProjection | null;
 }
 
 export interface SyncOptions {

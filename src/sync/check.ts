@@ -61,14 +61,11 @@ export function checkSync(models: SyncModels, video: SyncFrameSource, audio: Syn
     refuse(`the UNet (in ${uc.in_channels}, out ${uc.out_channels} channels) does not match the VAE's ${channels} latent channels (a lip-sync UNet takes ${3 * channels + 1}: noisy, mask, masked and reference latents): load the VAE the UNet was trained with`);
   }
   const [tokens, dim] = audio.tokenShape;
-  const proj = models.audioProjection;
-  if (proj) {
-    if (proj.dim !== uc.cross_attention_dim) refuse(`the audio projection gives ${proj.dim} wide tokens but the UNet's cross-attention takes ${uc.cross_attention_dim}: load the projection trained with this UNet`);
-    if (tokens !== proj.tokens || dim !== proj.inDim) {
-      refuse(`the audio tokens are [${audio.tokenShape}] a frame but the UNet's audio projection takes [${proj.tokens},${proj.inDim}]: compute the audio features the UNet was trained on (its manifest or dataset says which)`);
-    }
-  } else if (!isCount(tokens) || dim !== uc.cross_attention_dim) {
-    refuse(`the audio tokens are [${audio.tokenShape}] a frame but the UNet's cross-attention takes ${uc.cross_attention_dim} wide tokens: compute the audio features the UNet was trained on (its manifest or dataset says which), or load its audio projection`);
+  // a UNet with an audio projection (config audio_feature_shape) takes its tokens as they were in training
+  const projected = (uc as { audio_feature_shape?: readonly [number, number] | null }).audio_feature_shape ?? null;
+  const expected = projected ? `[${projected}]` : `${uc.cross_attention_dim} wide tokens`;
+  if (!isCount(tokens) || (projected ? tokens !== projected[0] || dim !== projected[1] : dim !== uc.cross_attention_dim)) {
+    refuse(`the audio tokens are [${audio.tokenShape}] a frame but the UNet takes ${expected}: compute the audio features the UNet was trained on (its manifest or dataset says which)`);
   }
   return { steps, guidance, seed: opts.seed ?? SYNC_DEFAULTS.seed, mask, chunkFrames, resolution: res, channels, latentSize, factor };
 }

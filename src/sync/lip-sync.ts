@@ -15,7 +15,6 @@ import type { GpuRuntime } from '../gpu/runtime.ts';
 import { full } from '../tensor/ops/fill.ts';
 import { scale } from '../tensor/ops/scale.ts';
 import { keep, scope } from '../tensor/scope.ts';
-import { noGrad } from '../tensor/tape.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { decodeTiledToHost, encodeTiled, type HostTensor, type TileSettings, type TiledReport } from '../validate/tiled-vae.ts';
 import { SYNC_FPS, SyncCancelledError, type SyncAudioFeatures, type SyncFrameSource, type SyncModels, type SyncOptions, type SyncResult } from './api.ts';
@@ -162,21 +161,16 @@ async function generateChunk(ctx: ChunkContext, images: HostTensor, audio: SyncA
   const masks = new Float32Array(n * hw);
   for (let f = 0; f < n; f++) masks.set(ctx.latentMask, f * hw);
   const up = (data: Float32Array, shape: number[], label: string) => Tensor.fromArray(rt, data, shape, 'f32', 'data', label);
-  const projection = ctx.models.audioProjection;
   const cond: SyncConditioning = {
     mask: up(masks, [n, 1, h, h], 'sync mask'),
     maskedLatents: up(latents.subarray(n * per), [n, c, h, h], 'sync masked latents'),
     refLatents: up(latents.subarray(0, n * per), [n, c, h, h], 'sync reference latents'),
-    // the cross-attention context: the tokens, or their projection to its width
-    audio: noGrad(() => scope(() => {
-      const a = up(audioTokens, [n, tokens, dim], 'sync audio');
-      return projection ? projection.forward(a) : a;
-    })),
+    audio: up(audioTokens, [n, tokens, dim], 'sync audio'),
     frames: n,
   };
   const g = plan.guidance;
-  // the unconditional: a zero context, as LatentSync's zeros_like(audio_embeds)
-  const nullAudio = g !== 1 ? full(rt, cond.audio.shape, 0, 'data', 'null audio') : null;
+  // the unconditional: zero audio tokens, as ddimSample and LatentSync's zeros_like(audio_embeds)
+  const nullAudio = g !== 1 ? full(rt, [n, tokens, dim], 0, 'data', 'null audio') : null;
   let x = sharedNoise(rt, ctx.rng.normals(per), n, [c, h, h]);
   let decodeInput: Tensor | null = null;
   try {

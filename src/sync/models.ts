@@ -16,27 +16,27 @@ export interface SyncModelFiles {
 }
 
 export interface SyncModelOptions {
-  /** Presets for files whose metadata carries no config (a LatentSync .pt, a diffusers VAE). */
+  /** Presets for files whose metadata carries no config (a LatentSync .pt, a diffusers VAE); a file's own config wins. */
   unetPreset?: string;
   vaePreset?: string;
   /** Overrides the VAE config's scaling_factor (a manifest's value for a file without a config). */
   scalingFactor?: number;
 }
 
-/** The config a file was exported with, else the preset's; says what to pass when there is neither. */
+/** The config a file was exported with (it knows the model exactly), else the preset's; says what to pass when there is neither. */
 function configFor(file: WeightsBlob, kind: 'unet' | 'vae', preset: string | undefined, what: string): Record<string, unknown> {
-  if (preset) {
-    const p = getPreset(preset);
-    if (p.kind !== kind) throw new Error(`lip sync: preset ${preset} is a ${p.kind}, not a ${kind === 'unet' ? 'UNet' : 'VAE'} (for ${what})`);
-    return p.config;
-  }
   const meta = file.metadata.config;
   if (meta) {
     try {
       return JSON.parse(meta) as Record<string, unknown>;
     } catch {
-      throw new Error(`lip sync: the ${what} file's config metadata is not JSON: name its preset instead`);
+      if (!preset) throw new Error(`lip sync: the ${what} file's config metadata is not JSON: name its preset instead`);
     }
+  }
+  if (preset) {
+    const p = getPreset(preset);
+    if (p.kind !== kind) throw new Error(`lip sync: preset ${preset} is a ${p.kind}, not a ${kind === 'unet' ? 'UNet' : 'VAE'} (for ${what})`);
+    return p.config;
   }
   throw new Error(`lip sync: the ${what} file carries no model config: name its preset (e.g. ${kind === 'unet' ? 'unet-tiny, latentsync-stage1-256' : 'vae-tiny, sd-vae-ft-mse'})`);
 }

@@ -3,8 +3,13 @@
  * whole), retimed to 25 fps by timestamp, and a Y4M sink that writes OUT.tmp and renames it to OUT only when
  * every frame is in, so a cancelled or failed run leaves no half-written file. The sink starts from the input
  * frame's own bytes and converts back only the pixels lip sync changed: everything else is the input's bytes.
+ * And the demo models' manifest (public/demo/demo-models.json), read for what sync needs.
  */
-import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { TokenWindow } from '../../data/audio-tokens.ts';
+import type { MaskParams } from '../../data/mask.ts';
+import type { AudioFeatureConfig } from '../../store/dataset-store.ts';
 import { pingPongIndex, SYNC_FPS, type SyncFrameSink, type SyncFrameSource } from '../../sync/api.ts';
 import { FRAME_MAGIC, formatY4mHeader, parseY4mHeader, rgbaToYuvOver, y4mFrameBytes, yuvToRgba, type Y4mHeader } from '../../sync/y4m.ts';
 
@@ -109,5 +114,47 @@ export function y4mOutput(out: string, input: Y4mInput): Y4mOutput {
       close();
       if (existsSync(tmp)) rmSync(tmp);
     },
+  };
+}
+
+/** What sync takes from a models manifest (tools/demo/train-demo-models.ts writes public/demo/demo-models.json). */
+export interface SyncManifest {
+  unetFile?: string;
+  vaeFile?: string;
+  unetPreset?: string;
+  vaePreset?: string;
+  scalingFactor?: number;
+  resolution?: number;
+  mask?: MaskParams;
+  audio?: { features: AudioFeatureConfig; window?: TokenWindow };
+}
+
+interface ManifestJson {
+  resolution?: number;
+  mask?: MaskParams;
+  vae?: { preset?: string; file?: string; resolution?: number; scalingFactor?: number };
+  unet?: { preset?: string; file?: string; resolution?: number; audio?: { features?: AudioFeatureConfig; window?: TokenWindow } };
+}
+
+/** Files a manifest names are found beside it, or relative to the folder the app serves it from (public/). */
+function manifestFile(manifestPath: string, file: string): string {
+  const dir = dirname(resolve(manifestPath));
+  const found = [resolve(dir, file), resolve(dir, '..', file)].find((p) => existsSync(p));
+  if (!found) throw new Error(`sync: the manifest ${manifestPath} names ${file}, which is neither beside it nor under ${resolve(dir, '..')}`);
+  return found;
+}
+
+export function readSyncManifest(path: string): SyncManifest {
+  const m = JSON.parse(readFileSync(path, 'utf8')) as ManifestJson;
+  const features = m.unet?.audio?.features;
+  return {
+    unetFile: m.unet?.file ? manifestFile(path, m.unet.file) : undefined,
+    vaeFile: m.vae?.file ? manifestFile(path, m.vae.file) : undefined,
+    unetPreset: m.unet?.preset,
+    vaePreset: m.vae?.preset,
+    scalingFactor: m.vae?.scalingFactor,
+    resolution: m.unet?.resolution ?? m.resolution ?? m.vae?.resolution,
+    mask: m.mask,
+    audio: features ? { features, window: m.unet?.audio?.window } : undefined,
   };
 }

@@ -1,41 +1,23 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { centeredBox, type FaceBox } from '../../data/crop.ts';
 import { DEFAULT_MASK, type MaskParams } from '../../data/mask.ts';
 import { fmtBytes, parseBytes } from '../../gpu/memory/bytes.ts';
 import { acquireNodeDevice } from '../../gpu/node-gpu.ts';
 import { GpuRuntime } from '../../gpu/runtime.ts';
 import { getPreset } from '../../nn/presets.ts';
-import type { AudioFeatureConfig } from '../../store/dataset-store.ts';
 import { lipSync, syncAudio, type SyncAudioFeatures, type SyncModels, type SyncProgress } from '../../sync/api.ts';
 import { DEFAULT_SYNC_AUDIO } from '../../sync/audio.ts';
 import { loadSyncModels } from '../../sync/models.ts';
 import { wavTo16kMono } from '../../sync/wav.ts';
 import type { Args } from '../args.ts';
 import { openWeightsFile } from '../weights-file.ts';
-import { openY4m, y4mOutput, type Y4mInput } from './sync-files.ts';
+import { openY4m, readSyncManifest, y4mOutput, type SyncManifest, type Y4mInput } from './sync-files.ts';
 
 export const help =
   'lip-syncs a video to audio: --unet FILE --vae FILE (or --models demo-models.json) [--preset UNET] [--vae-preset VAE] --video IN.y4m --audio IN.wav --out OUT.y4m [--steps 20] [--guidance 1.5] [--seed S] [--box x,y,w,h] [--resolution PX] [--chunk-frames 16] [--budget BYTES] [--json]';
 
 function fail(what: string): never {
   throw new Error(`sync: ${what}`);
-}
-
-/** The part of a demo models manifest (public/demo/demo-models.json) that sync reads. */
-interface ModelsManifest {
-  resolution?: number;
-  mask?: MaskParams;
-  audio?: AudioFeatureConfig;
-  vae?: { preset?: string; file?: string; resolution?: number; scalingFactor?: number };
-  unet?: { preset?: string; file?: string; resolution?: number; audio?: AudioFeatureConfig };
-}
-
-/** A file a manifest names: beside the manifest, or relative to the folder it is served from (public/). */
-function manifestFile(manifestPath: string, file: string): string {
-  const dir = dirname(resolve(manifestPath));
-  const found = [resolve(dir, file), resolve(dir, '..', file)].find(existsSync);
-  return found ?? fail(`the manifest ${manifestPath} names ${file}, which is neither beside it nor under ${resolve(dir, '..')}`);
 }
 
 /** "--box x,y,w,h" (w == h: the box is square) or "x,y,size". */
@@ -46,23 +28,20 @@ function parseBox(raw: string): FaceBox {
   return { x: v[0]!, y: v[1]!, size: v[2]! };
 }
 
-const isAudioConfig = (a: unknown): a is AudioFeatureConfig => !!a && typeof a === 'object' && ((a as AudioFeatureConfig).kind === 'logmel' || (a as AudioFeatureConfig).kind === 'encoder');
-
 export async function run(args: Args): Promise<void> {
   const manifestPath = args.str('models');
-  const manifest: ModelsManifest = manifestPath ? JSON.parse(readFileSync(manifestPath, 'utf8')) : {};
-  const fromManifest = (f: string | undefined) => (f && manifestPath ? manifestFile(manifestPath, f) : undefined);
-  const unetPath = args.str('unet') ?? fromManifest(manifest.unet?.file) ?? fail(`--unet FILE is required${manifestPath ? ` (the manifest ${manifestPath} names no UNet file)` : ''}`);
-  const vaePath = args.str('vae') ?? fromManifest(manifest.vae?.file) ?? fail('--vae FILE is required');
+  const manifest: SyncManifest = manifestPath ? readSyncManifest(manifestPath) : {};
+  const unetPath = args.str('unet') ?? manifest.unetFile ?? fail(`--unet FILE is required${manifestPath ? ` (the manifest ${manifestPath} names no UNet file yet)` : ''}`);
+  const vaePath = args.str('vae') ?? manifest.vaeFile ?? fail('--vae FILE is required');
   const videoPath = args.str('video') ?? fail('--video IN.y4m is required (convert any video with: ffmpeg -i IN.mp4 -pix_fmt yuv420p -r 25 IN.y4m)');
   const audioPath = args.str('audio') ?? fail('--audio IN.wav is required (extract it with: ffmpeg -i IN.mp4 -vn -ac 1 -ar 16000 IN.wav)');
   const outPath = args.str('out') ?? fail('--out OUT.y4m is required');
   if (!outPath.endsWith('.y4m')) fail(`--out ${outPath}: write a .y4m (then: ffmpeg -i OUT.y4m -i ${audioPath} -shortest OUT.mp4)`);
 
-  const audioConfig = [manifest.unet?.audio, manifest.audio].find(isAudioConfig) ?? DEFAULT_SYNC_AUDIO;
-  if (audioConfig.kind === 'encoder') fail(`the UNet hears encoder features (${audioConfig.encoder}); the CLI computes log-mel features only: sync in the app, which loads the encoder`);
+  const features = manifest.audio?.features ?? DEFAULT_SYNC_AUDIO;
+  if (features.kind === 'encoder') fail(`the UNet hears encoder features (${features.encoder}); the CLI computes log-mel features only: sync in the app, which loads the encoder`);
   const samples = wavTo16kMono(readFileSync(audioPath));
-  const audio = await syncAudio(samples, { features: audioConfig });
+  const audio = await syncAudio(samples, { features, window: manifest.audio?.window });
 
   const boxArg = args.str('box');
   const givenBox = boxArg ? parseBox(boxArg) : null;
@@ -72,15 +51,13 @@ export async function run(args: Args): Promise<void> {
   let models: Awaited<ReturnType<typeof loadSyncModels>> | null = null;
   try {
     video = openY4m(videoPath);
-    const unetPreset = args.str('preset') ?? manifest.unet?.preset;
-    const vaePreset = args.str('vae-preset') ?? manifest.vae?.preset;
-    models = await loadSyncModels(rt, { unet: await openWeightsFile(unetPath), vae: await openWeightsFile(vaePath) }, { unetPreset, vaePreset, scalingFactor: manifest.vae?.scalingFactor });
+    const unetPreset = args.str('preset') ?? manifest.unetPreset;
+    const vaePreset = args.str('vae-preset') ?? manifest.vaePreset;
+    models = await loadSyncModels(rt, { unet: await openWeightsFile(unetPath), vae: await openWeightsFile(vaePath) }, { unetPreset, vaePreset, scalingFactor: manifest.scalingFactor });
     const factor = 2 ** (models.vae.config.block_out_channels.length - 1);
     const resolution =
       args.num('resolution') ??
-      manifest.unet?.resolution ??
       manifest.resolution ??
-      manifest.vae?.resolution ??
       (unetPreset ? getPreset(unetPreset).resolution : models.unet.config.sample_size * factor);
     const box = givenBox ?? centeredBox(video.width, video.height);
     await syncToFile(rt, models, video, audio, { box, resolution, mask: manifest.mask ?? DEFAULT_MASK, args, outPath, audioPath });
@@ -88,7 +65,6 @@ export async function run(args: Args): Promise<void> {
     video?.close();
     models?.unet.dispose();
     models?.vae.dispose();
-    models?.audioProjection?.dispose();
     rt.destroy();
   }
 }
