@@ -31,7 +31,7 @@ export interface SyncHost {
 }
 
 /** What this service reads of public/demo/demo-models.json beyond the VAE. */
-type SyncManifest = DemoManifest & { unet?: { audio?: AudioFeatureConfig }; mask?: MaskParams };
+type SyncManifest = DemoManifest & { unet?: { audio?: { features?: AudioFeatureConfig } }; mask?: MaskParams };
 
 interface Loaded {
   models: SyncModels;
@@ -188,7 +188,7 @@ async function demoFiles(manifestUrl: string): Promise<SyncModelFiles & { source
     unetPreset: unet.preset,
     vaePreset: vae.preset,
     resolution: unet.resolution ?? (manifest.resolution as number | undefined) ?? vae.resolution,
-    audio: unet.audio,
+    audio: unet.audio?.features,
     mask: manifest.mask,
     names: { unet: unet.file, vae: vae.file },
   };
@@ -210,12 +210,13 @@ async function fetchOk(url: string, what: string): Promise<Response> {
   return r;
 }
 
-/** The model a weights file holds: the config in its metadata (latent-lab exports write it), else the preset given. */
+/** The model a weights file holds: the config in its metadata (latent-lab exports write it, with any audio
+ * projection the preset lacks), else the preset given. */
 async function buildModel(file: WeightsBlob, preset: string | undefined, kind: 'unet' | 'vae', name: string): Promise<AnyModel> {
   const config = parseJson(file.metadata.config) as Record<string, unknown> | null;
   let model: AnyModel;
   try {
-    model = preset ? modelFromPreset(preset) : config ? modelFromConfig(config) : noConfig(name);
+    model = config ? modelFromConfig(config) : preset ? modelFromPreset(preset) : noConfig(name);
   } catch (e) {
     if (isEngineFailure(e)) throw e;
     throw failure('weights-mismatch', `${name}: ${e instanceof Error ? e.message : String(e)}.`, `Pick a ${kind === 'unet' ? 'UNet' : 'VAE'} file exported by latent-lab, or name its preset.`);

@@ -13,13 +13,14 @@ import { launchChromium, type Browser } from './chromium.ts';
 
 const INPUTS = resolve(ROOT, 'test-results/sync-inputs');
 
-/** The inputs ffmpeg makes once: a 1 s H.264 clip without audio, and 1.2 s of a 220 Hz tone as 44.1 kHz 16-bit WAV. */
+/** The inputs ffmpeg makes once: a 0.4 s (10 frame) H.264 clip without audio, and 0.64 s of a 220 Hz tone as 44.1 kHz 16-bit WAV. */
+const FILES = ['silent-0.4s.mp4', 'tone-0.64s.wav'];
 function ensureInputs(): void {
-  if (existsSync(join(INPUTS, 'silent.mp4')) && existsSync(join(INPUTS, 'tone.wav'))) return;
+  if (FILES.every((f) => existsSync(join(INPUTS, f)))) return;
   mkdirSync(INPUTS, { recursive: true });
   const ff = (...args: string[]) => execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], { stdio: 'inherit' });
-  ff('-f', 'lavfi', '-i', 'testsrc=s=64x64:r=25:d=1', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', join(INPUTS, 'silent.mp4'));
-  ff('-f', 'lavfi', '-i', 'sine=f=220:r=44100:d=1.2', '-c:a', 'pcm_s16le', join(INPUTS, 'tone.wav'));
+  ff('-f', 'lavfi', '-i', 'testsrc=s=64x64:r=25:d=0.4', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', join(INPUTS, FILES[0]!));
+  ff('-f', 'lavfi', '-i', 'sine=f=220:r=44100:d=0.64', '-c:a', 'pcm_s16le', join(INPUTS, FILES[1]!));
 }
 
 export interface SyncHarness {
@@ -39,7 +40,7 @@ export async function openSyncHarness(): Promise<SyncHarness> {
     build: { outDir, emptyOutDir: true, sourcemap: false, rolldownOptions: { input: resolve(ROOT, 'tests/browser/sync-harness.html') } },
   });
   mkdirSync(join(outDir, 'inputs'));
-  for (const f of ['silent.mp4', 'tone.wav']) copyFileSync(join(INPUTS, f), join(outDir, 'inputs', f));
+  for (const f of FILES) copyFileSync(join(INPUTS, f), join(outDir, 'inputs', f));
   const server = await preview({ root: ROOT, logLevel: 'warn', build: { outDir }, preview: { host: '127.0.0.1', port: 4373, strictPort: false, open: false } });
   const url = server.resolvedUrls?.local[0];
   if (!url) throw new Error('the preview server did not report its address');
