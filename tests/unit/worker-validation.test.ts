@@ -131,7 +131,8 @@ describe('engine.training validation (Engine on Dawn, unet-tiny + seeded vae-tin
 
     console.log(
       `[worker-validation] plan: step ${plan.phases['train-step'].peak} B, validation ${plannedValidation} B; measured: step ${done.ledger!.phases['train-step'].peak} B, ` +
-        `validation ${validationPeak} B (per run ${results.map((r) => r.peakBytes).join(', ')}), first step ${done.firstStepPeak} B, run peak ${done.measuredPeak} B; ` +
+        `validation ${validationPeak} B (per run ${results.map((r) => r.peakBytes).join(', ')}), first step ${done.firstStepPeak} B, run peak ${done.measuredPeak} B ` +
+        `(phases ${Object.entries(done.ledger!.phases).map(([k, v]) => `${k} ${v.peak}`).join(', ')}); ` +
         `validation ${results.map((r) => Math.round(r.ms)).join(', ')} ms (tile ${results[0].tile}), PSNR ${results.map((r) => r.psnr.toFixed(2)).join(', ')} dB, 4 steps + 2 validations ${seconds.toFixed(1)} s`,
     );
   });
@@ -169,11 +170,36 @@ describe('engine.training validation (Engine on Dawn, unet-tiny + seeded vae-tin
     console.log(`[worker-validation] on demand while paused: ${Math.round(ms)} ms, peak ${r.peakBytes} B of ${BUDGET} B`);
   });
 
+  it('decodes with the VAE the engine holds, counted once by the plan', async () => {
+    events.length = 0;
+    const without = await engine.training.plan({ ...TINY, validateEvery: 0 });
+    const before = await engine.training.plan(TINY);
+    const live0 = (await engine.ledger()).live;
+    await engine.datasets.loadVae(null, 'vae-tiny');
+    const vaeBytes = (await engine.ledger()).live - live0;
+    // The plan materializes the same VAE on the meta device.
+    expect(vaeBytes).toBe(before.peakByCategory.weights - without.peakByCategory.weights);
+    // The engine now holds it outside training: a plan with validation counts it itself, so its bytes are given back.
+    const held = await engine.training.plan(TINY);
+    expect(held.budget).toBe(before.budget);
+    expect(held.phases.validation.peak).toBe(before.phases.validation.peak);
+    expect((await engine.training.plan({ ...TINY, validateEvery: 0 })).budget).toBe(before.budget - vaeBytes);
+
+    await engine.training.start({ steps: 2, settings: TINY, validation: { steps: 1 } });
+    await until((s) => s === 'done');
+    const [r] = of('train-validation').map((e) => e.result);
+    expect(r).toMatchObject({ step: 2, vae: 'loaded', plannedPeak: held.phases.validation.peak });
+    expect(r.peakBytes).toBeLessThanOrEqual(r.plannedPeak!);
+    // The run released its own buffers; the engine's VAE stays.
+    expect((await engine.ledger()).live).toBeGreaterThanOrEqual(vaeBytes);
+  });
+
   it('refuses sampling settings that cannot work before the run starts, allocating nothing', async () => {
     const live0 = (await engine.ledger()).live;
+    const { state } = await engine.training.status();
     const bad = await rejection(engine.training.start({ steps: 2, settings: TINY, validation: { guidance: -1 } }));
     expect(bad).toMatchObject({ code: 'bad-request', message: 'The guidance scale must be 0 or more, not -1.' });
-    expect((await engine.training.status()).state).toBe('stopped');
+    expect((await engine.training.status()).state).toBe(state);
     expect((await engine.ledger()).live).toBe(live0);
   });
 });
