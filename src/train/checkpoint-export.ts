@@ -12,10 +12,9 @@ import { byteSource, type BinaryInput, type BlobBytes } from '../io/byte-source.
 import { toStorage, f32ToF16Array, type TensorData } from '../io/dtype.ts';
 import { openSafetensors, safetensorsParts } from '../io/safetensors.ts';
 import { openTorchCheckpoint, torchCheckpointParts } from '../io/torch-pt.ts';
-import { modelFromPreset } from '../nn/presets.ts';
+import { unetModelConfig, type UnetTraining } from './unet-training.ts';
 import { matchStateDict, StateDictMismatchError, type MatchReport, type WeightSource } from '../nn/state-dict.ts';
 import { MODEL_PREFIX, refreshWeightCopies, type SnapshotSource } from './checkpoint-state.ts';
-import type { UnetTraining } from './unet-training.ts';
 
 /** Written into every exported file's metadata; bumped when the layout changes. */
 export const EXPORT_FORMAT = 'latent-lab/1';
@@ -38,7 +37,7 @@ export function exportMetadata(source: SnapshotSource): Record<string, string> {
   const { state } = source;
   return {
     format: EXPORT_FORMAT,
-    config: JSON.stringify(modelFromPreset(state.config.preset).config),
+    config: JSON.stringify(unetModelConfig(state.config)),
     train_config: JSON.stringify(state.config),
     step: String(state.trainer.step),
     preset: state.config.preset,

@@ -1,7 +1,7 @@
 import type { GpuRuntime } from '../gpu/runtime.ts';
 import { Rng } from '../diffusion/rng.ts';
 import { NoiseSchedule } from '../diffusion/schedule.ts';
-import { getPreset, modelFromPreset } from '../nn/presets.ts';
+import { getPreset, modelFromConfig } from '../nn/presets.ts';
 import { UNet3DConditionModel } from '../nn/unet/unet-3d-condition.ts';
 import { mseLoss } from '../tensor/ops/mse-loss.ts';
 import { Tensor } from '../tensor/tensor.ts';
@@ -9,6 +9,16 @@ import { accumulationOf, checkConfig, type TrainConfig } from './config.ts';
 import { buildUnetBatch, pickWindow, type ClipLatents, type UnetBatch } from './sample.ts';
 import { fitTraining } from './plan.ts';
 import { Trainer, type LossTask } from './trainer.ts';
+
+/**
+ * The UNet a run trains: the preset's config, plus a learned audio projection when the data's tokens are not
+ * cross_attention_dim wide (a dataset's log-mel frames: 20 x 80 per frame).
+ */
+export function unetModelConfig(c: Pick<TrainConfig, 'preset' | 'audioTokens' | 'audioDim'>): Record<string, unknown> {
+  const config = getPreset(c.preset).config;
+  // a config without audioDim (an older checkpoint's) takes tokens at the model's width
+  return c.audioDim === undefined || Number(config.cross_attention_dim) === c.audioDim ? config : { ...config, audio_feature_shape: [c.audioTokens, c.audioDim] };
+}
 
 /** LatentSync stage 1's loss: MSE between the predicted and the true noise. */
 export function unetLossTask(model: UNet3DConditionModel, rt: GpuRuntime): LossTask<UnetBatch> {
@@ -46,7 +56,7 @@ export class UnetTraining {
     const preset = getPreset(config.preset);
     if (preset.kind !== 'unet') throw new Error(`preset ${config.preset} is a ${preset.kind}; UNet training needs a UNet preset`);
     if (!clips.length) throw new Error('UNet training needs at least one clip');
-    const model = modelFromPreset(config.preset, { activationDtype: config.precision, zeroInitConvOut: false }) as UNet3DConditionModel;
+    const model = modelFromConfig(unetModelConfig(config), { activationDtype: config.precision, zeroInitConvOut: false }) as UNet3DConditionModel;
     model.setGradientCheckpointing(config.checkpointing);
     model.materialize(rt, { seed: config.seed });
     this.model = model;

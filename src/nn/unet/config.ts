@@ -34,6 +34,9 @@ export interface UNetConfig {
   /** LatentSync: per-frame resnet GroupNorm statistics when on; pooled over the frames of a sample when off. */
   use_inflated_groupnorm: boolean;
   use_motion_module: boolean;
+  /** latent-lab: the audio tokens' [count, width] when they are not cross_attention_dim wide (log-mel frames):
+   *  a learned projection (audio_projection.*) takes them to that width. null: tokens come at that width. */
+  audio_feature_shape: [number, number] | null;
 }
 
 const DEFAULTS: UNetConfig = {
@@ -64,6 +67,7 @@ const DEFAULTS: UNetConfig = {
   add_audio_layer: true,
   use_inflated_groupnorm: false,
   use_motion_module: false,
+  audio_feature_shape: null,
 };
 
 const DOWN_TYPES = { CrossAttnDownBlock3D: true, CrossAttnDownBlock2D: true, DownBlock3D: false, DownBlock2D: false } as Record<string, boolean>;
@@ -109,6 +113,8 @@ export function parseUNetConfig(json: Record<string, unknown>): UNetConfig {
     [c.use_motion_module, 'use_motion_module true (stage-1 only: motion modules off)'],
     [!(c.transformer_layers_per_block >= 1), `transformer_layers_per_block ${c.transformer_layers_per_block}`],
   ];
+  const a = c.audio_feature_shape;
+  if (a !== null && !(Array.isArray(a) && a.length === 2 && a.every((v) => Number.isInteger(v) && v > 0))) fail(`audio_feature_shape ${JSON.stringify(a)} must be [tokens, width] or null`);
   const bad = unsupported.filter(([b]) => b).map(([, what]) => what);
   if (bad.length) fail(`not supported: ${bad.join(', ')}`);
   return c;

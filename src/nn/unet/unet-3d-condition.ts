@@ -1,6 +1,7 @@
 import type { DType } from '../../tensor/dtype.ts';
 import { scope } from '../../tensor/scope.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
+import { AudioProjection } from '../audio-projection.ts';
 import { chain } from '../blocks/chain.ts';
 import { Conv2d } from '../layers/conv2d.ts';
 import { GroupNorm } from '../layers/group-norm.ts';
@@ -38,6 +39,8 @@ export class UNet3DConditionModel extends Module {
   readonly upBlocks: UNetUpBlock[];
   readonly convNormOut: GroupNorm;
   readonly convOut: Conv2d;
+  /** Tokens of another width (log-mel frames) to cross_attention_dim; null when they come at that width. */
+  readonly audioProjection: AudioProjection | null;
   activationDtype: DType;
 
   constructor(config: Partial<UNetConfig> | Record<string, unknown>, opts: UNetOptions = {}) {
@@ -75,6 +78,8 @@ export class UNet3DConditionModel extends Module {
     );
     this.convNormOut = this.child('conv_norm_out', new GroupNorm(cfg.norm_num_groups, ch[0], cfg.norm_eps));
     this.convOut = this.child('conv_out', new Conv2d(ch[0], cfg.out_channels, 3, { padding: 1 }));
+    const audio = cfg.add_audio_layer ? cfg.audio_feature_shape : null;
+    this.audioProjection = audio ? this.child('audio_projection', new AudioProjection(audio[1], audio[0], cfg.cross_attention_dim)) : null;
 
     for (const [conv, on] of [[this.convIn, opts.zeroInitConvIn], [this.convOut, opts.zeroInitConvOut]] as const) {
       if (!on) continue;
@@ -90,7 +95,8 @@ export class UNet3DConditionModel extends Module {
 
   /**
    * sample [B*F, in_channels, H, W] (frames of a sample adjacent); timestep [B*F] or [B] (f32 values);
-   * context [B*F, T, cross_attention_dim] (each frame its own audio tokens) or null; frames = F.
+   * context [B*F, T, cross_attention_dim] (each frame its own audio tokens; [B*F, ...audio_feature_shape] when
+   * the model has an audio projection) or null; frames = F.
    * Returns [B*F, out_channels, H, W].
    */
   forward(sample: Tensor, timestep: Tensor, context: Tensor | null, frames = 1): Tensor {
@@ -103,7 +109,8 @@ export class UNet3DConditionModel extends Module {
     return scope(() => {
       const dtype = this.activationDtype;
       const x = sample.dtype === dtype ? sample : cast(sample, dtype);
-      const ctx = context && context.dtype !== dtype ? cast(context, dtype) : context;
+      const typed = context && context.dtype !== dtype ? cast(context, dtype) : context;
+      const ctx = typed && this.audioProjection ? this.audioProjection.forward(typed) : typed;
       const cfg = this.config;
       const tProj = timestepEmbedding(reshape(timestep, [timestep.numel]), cfg.block_out_channels[0], {
         flipSinToCos: cfg.flip_sin_to_cos,
