@@ -82,6 +82,13 @@ class TfjsPeerLazy implements Peer {
   }
 }
 
+/** The training-step row (bench/train-step.ts), loaded when it is asked for. */
+async function trainStepBench(cfg: import('./train-step-page.ts').TrainStepPageConfig) {
+  const { trainStepPage } = await import('./train-step-page.ts');
+  return trainStepPage(cfg);
+}
+
+(window as unknown as { trainStepBench: typeof trainStepBench }).trainStepBench = trainStepBench;
 (window as unknown as { peerBench: typeof peerBench; opsBench: typeof opsBench }).peerBench = peerBench;
 (window as unknown as { opsBench: typeof opsBench }).opsBench = opsBench;
 (window as unknown as { peerBenchReady: boolean }).peerBenchReady = true;

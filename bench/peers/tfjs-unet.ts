@@ -75,6 +75,7 @@ export class TfjsUnet {
 
   constructor(config: Record<string, unknown>, weights: readonly HostTensor[]) {
     this.config = parseUNetConfig(config);
+    if (config.audio_feature_shape) throw new Error('TF.js UNet: the audio projection (audio_feature_shape) is not written here; use tokens at cross_attention_dim');
     for (const w of weights) {
       let data = w.data;
       let shape = [...w.shape];
@@ -246,30 +247,31 @@ export class TfjsUnet {
   async trainStep(b: HostBatch, o: AdamWSettings): Promise<[number, number]> {
     const { value, grads } = this.gradients(b);
     const step = ++this.steps;
-    const norm = tf.tidy(() => {
-      const names = [...this.vars.keys()];
-      const g = names.map((n) => grads.get(n)!);
-      const norm = tf.sqrt(tf.addN(g.map((x) => tf.sum(tf.square(x)))));
-      const coef = o.clipNorm === null ? tf.scalar(1) : tf.minimum(1, tf.div(o.clipNorm, norm.add(1e-6)));
-      const [b1, b2] = o.betas;
-      const stepSize = o.lr / (1 - b1 ** step);
-      const bc2Sqrt = Math.sqrt(1 - b2 ** step);
-      names.forEach((n, i) => {
-        const p = this.vars.get(n)!;
-        if (!this.m.has(n)) {
-          this.m.set(n, variableOf(tf.zerosLike(p), false));
-          this.v.set(n, variableOf(tf.zerosLike(p), false));
-        }
-        const m = this.m.get(n)!;
-        const v = this.v.get(n)!;
-        const gi = g[i].mul(coef);
+    // Not tf.addN: on WebGPU it binds every input at once (208 here) and the adapter allows 8 to 10.
+    const norm = tf.tidy(() => tf.sqrt([...grads.values()].map((x) => tf.sum(tf.square(x))).reduce((a, b) => tf.add(a, b))));
+    const coef = tf.tidy(() => (o.clipNorm === null ? tf.scalar(1) : tf.minimum(1, tf.div(o.clipNorm, norm.add(1e-6)))));
+    const [b1, b2] = o.betas;
+    const stepSize = o.lr / (1 - b1 ** step);
+    const bc2Sqrt = Math.sqrt(1 - b2 ** step);
+    // One tidy per parameter and each gradient released after its update: TF.js's best case for memory
+    // (tf.train.adam keeps every parameter's temporaries until all are updated).
+    for (const [n, p] of this.vars) {
+      if (!this.m.has(n)) {
+        this.m.set(n, variableOf(tf.zerosLike(p), false));
+        this.v.set(n, variableOf(tf.zerosLike(p), false));
+      }
+      const m = this.m.get(n)!;
+      const v = this.v.get(n)!;
+      const g = grads.get(n)!;
+      tf.tidy(() => {
+        const gi = g.mul(coef);
         m.assign(m.mul(b1).add(gi.mul(1 - b1)));
         v.assign(v.mul(b2).add(gi.square().mul(1 - b2)));
         p.assign(p.mul(1 - o.lr * o.weightDecay).sub(m.div(v.sqrt().div(bc2Sqrt).add(o.eps)).mul(stepSize)));
       });
-      return norm;
-    });
-    tf.dispose([...grads.values()]);
+      g.dispose();
+    }
+    coef.dispose();
     const [loss, gradNorm] = await Promise.all([value.data(), norm.data()]);
     tf.dispose([value, norm]);
     return [loss[0], gradNorm[0]];

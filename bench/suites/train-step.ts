@@ -75,8 +75,9 @@ export interface TrainStepResult {
   parameterBytes: number;
   backend: string;
   check: TrainStepCheck;
-  ours: StepTiming & { memory: Pick<LedgerSnapshot, 'peak' | 'peakLive' | 'peakByCategory'> };
-  tfjs: StepTiming & { memory: TfjsMemory };
+  ours: StepTiming & { memory: Pick<LedgerSnapshot, 'peak' | 'peakLive' | 'peakByCategory'>; dispatchesPerStep: number };
+  /** kernelsPerStep: TF.js kernels one step runs (tf.profile; reshapes and other views included). */
+  tfjs: StepTiming & { memory: TfjsMemory; kernelsPerStep: number | null };
   /** TF.js time / ours: above 1, ours is faster. */
   speedup: number;
 }
@@ -207,8 +208,10 @@ export async function runTrainStep(rt: GpuRuntime, config: TrainConfig, opts: Tr
 
     // Timing and memory: ours, then TF.js, each after its own warm-up.
     rt.ledger.resetPeaks();
+    const d0 = rt.dispatches;
     const oursTiming = await timeSteps(() => training.trainer.trainStep([batch]), opts.warmup, opts.repeats);
     const snap = rt.ledger.snapshot();
+    const dispatchesPerStep = (rt.dispatches - d0) / (opts.warmup + opts.repeats);
     log(`ours: ${oursTiming.medianMs.toFixed(0)} ms per step, peak held ${snap.peak} B, peak live ${snap.peakLive} B`);
     const peaks = bufferPeaks();
     let tfTiming: StepTiming;
@@ -222,8 +225,11 @@ export async function runTrainStep(rt: GpuRuntime, config: TrainConfig, opts: Tr
     const bp = peaks.read();
     const mem = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number; numBytesAllocatedInGPU?: number };
     let profilePeakBytes: number | null = null;
+    let kernelsPerStep: number | null = null;
     try {
-      profilePeakBytes = (await tf.profile(() => tfModel.trainStep(batch, adamw))).peakBytes;
+      const profile = await tf.profile(() => tfModel.trainStep(batch, adamw));
+      profilePeakBytes = profile.peakBytes;
+      kernelsPerStep = profile.kernels.length;
     } catch (e) {
       log(`tf.profile failed: ${(e as Error).message}`);
     }
@@ -237,9 +243,10 @@ export async function runTrainStep(rt: GpuRuntime, config: TrainConfig, opts: Tr
       parameterBytes: parameters * 4,
       backend: tf.getBackend(),
       check,
-      ours: { ...oursTiming, memory: { peak: snap.peak, peakLive: snap.peakLive, peakByCategory: snap.peakByCategory } },
+      ours: { ...oursTiming, dispatchesPerStep, memory: { peak: snap.peak, peakLive: snap.peakLive, peakByCategory: snap.peakByCategory } },
       tfjs: {
         ...tfTiming,
+        kernelsPerStep,
         memory: {
           peakUsedBytes: bp?.used ?? null,
           peakAllocatedBytes: bp?.allocated ?? null,
