@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeGpu } from '../../src/gpu/node-gpu.ts';
 import type { EngineEvent, EngineFailure, RunState, TrainSettings } from '../../src/worker/api.ts';
 import { Engine } from '../../src/worker/engine.ts';
+import { syntheticClips } from '../../src/train/synthetic-data.ts';
+import { TrainingService } from '../../src/worker/training-service.ts';
+import { metaRuntime } from '../helpers/gpu.ts';
 import { mouthBox, spreadIndices, validationFrames } from '../../src/worker/validation-frames.ts';
 
 const MiB = 1024 * 1024;
@@ -201,5 +204,26 @@ describe('engine.training validation (Engine on Dawn, unet-tiny + seeded vae-tin
     expect(bad).toMatchObject({ code: 'bad-request', message: 'The guidance scale must be 0 or more, not -1.' });
     expect((await engine.training.status()).state).toBe(state);
     expect((await engine.ledger()).live).toBe(live0);
+  });
+});
+
+describe('a dataset run without its VAE', () => {
+  it('is refused at start when it would validate, and starts without validation', async () => {
+    // The meta device: the refusal comes before any step, and nothing is allocated on a GPU.
+    const rt = await metaRuntime({ budget: BUDGET });
+    const clips = syntheticClips({ clips: 1, frames: 8, latentChannels: 4, height: 8, width: 8, tokens: 4, dim: 16, seed: 1 });
+    const service = new TrainingService({ runtime: () => rt, emit: () => undefined, datasetClips: async () => clips, vae: () => null });
+    const live0 = rt.ledger.snapshot().live;
+    const refused = await rejection(service.start({ steps: 2, settings: TINY, datasetId: 'd1' }));
+    const message = 'Validation needs the VAE that encoded this dataset, and it is not loaded.';
+    expect(refused).toMatchObject({ code: 'bad-request', message });
+    expect(refused.action).toMatch(/Load the VAE in the Clips panel/);
+    expect(rt.ledger.snapshot().live).toBe(live0);
+    // Without a schedule it starts; asked to validate, it refuses the same way and the run goes on.
+    const started = await service.start({ steps: 3, settings: { ...TINY, validateEvery: 0 }, datasetId: 'd1' });
+    expect(started.data).toEqual({ kind: 'dataset', datasetId: 'd1', clips: 1 });
+    expect(await rejection(service.validate())).toMatchObject({ code: 'bad-request', message });
+    await service.session!.finished;
+    expect((await service.status()).state).toBe('done');
   });
 });
