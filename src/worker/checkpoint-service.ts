@@ -9,10 +9,10 @@ import { CheckpointDamagedError, CheckpointQuotaError, CheckpointStore, type Che
 import { Autosaver, DEFAULT_AUTOSAVE, type AutosavePolicy, type PendingWrite } from '../train/autosave.ts';
 import { importWeights, exportCheckpoint, openWeights, type WeightsBlob } from '../train/checkpoint-export.ts';
 import { CheckpointMismatchError, newRunId, restore, type LossPoint, type SnapshotSource } from '../train/checkpoint-state.ts';
-import { modelFromPreset } from '../nn/presets.ts';
+import { modelFromConfig } from '../nn/presets.ts';
 import { describeMismatch, matchStateDict, StateDictMismatchError } from '../nn/state-dict.ts';
 import type { StepResult } from '../train/trainer.ts';
-import type { UnetTraining } from '../train/unet-training.ts';
+import { unetModelConfig, type UnetTraining } from '../train/unet-training.ts';
 import { failure, isEngineFailure, type EngineEvent, type EngineFailure } from './api.ts';
 import type { AutosaveSettings, CheckpointApi, CheckpointInfo, CheckpointStorage, ResumeOffer, WeightsImport } from './checkpoint-api.ts';
 import { toFailure } from './failures.ts';
@@ -229,7 +229,7 @@ export class CheckpointService implements CheckpointApi {
       // No run: check against the configured model now, load when the next run starts.
       const config = (await this.host.training.status()).config;
       if (!config) throw failure('bad-request', 'No model is chosen yet, so the weights cannot be matched.', 'Choose a preset first, then load the weights.');
-      const model = modelFromPreset(config.preset);
+      const model = modelFromConfig(unetModelConfig(config));
       const report = matchStateDict(model.expectedShapes(), weights.entries, model.importRule);
       if (!report.matched.length || (!report.ok && !partial)) throw new StateDictMismatchError(report);
       this.pendingWeights = { file: weights, partial };
