@@ -4,6 +4,7 @@
 // with what to do), 'weights-mismatch' (files that are not the models they should be), 'sync-refused'
 // (settings the models cannot run with), 'no-video-encoder', 'sync-cancelled' or a generic engine code.
 import type { ProxyMarked } from 'comlink';
+import type { TokenWindow } from '../data/audio-tokens.ts';
 import type { FaceBox } from '../data/crop.ts';
 import type { MaskParams } from '../data/mask.ts';
 import type { AudioFeatureConfig } from '../store/dataset-store.ts';
@@ -22,6 +23,10 @@ export interface SyncModelFiles {
   resolution?: number;
   /** Audio features the UNet was trained on; 80-bin log-mel (the dataset default) when absent. */
   audio?: AudioFeatureConfig;
+  /** Feature steps around each frame (LatentSync's 2 and 2 when absent). */
+  audioWindow?: TokenWindow;
+  /** Overrides the VAE's scaling_factor (for a file without a config). */
+  scalingFactor?: number;
   mask?: MaskParams;
   names?: { unet?: string; vae?: string };
 }
@@ -38,6 +43,7 @@ export interface SyncModelInfo {
   vae: { name: string; preset: string | null; parameters: number };
   resolution: number;
   audio: AudioFeatureConfig;
+  audioWindow: TokenWindow | null;
   mask: MaskParams | null;
   /** GPU bytes the weights hold. */
   weightBytes: number;

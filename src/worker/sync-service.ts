@@ -11,16 +11,15 @@ import type { GpuRuntime } from '../gpu/runtime.ts';
 import { chooseOutput, NoEncoderError } from '../media/output-codecs.ts';
 import { openSyncInput, type SyncInput } from '../media/sync-input.ts';
 import { VideoFileWriter } from '../media/video-file-writer.ts';
-import { modelFromConfig, modelFromPreset, type AnyModel } from '../nn/presets.ts';
-import { loadStateDict, StateDictMismatchError, describeMismatch } from '../nn/state-dict.ts';
-import { UNet3DConditionModel } from '../nn/unet/unet-3d-condition.ts';
-import { AutoencoderKL } from '../nn/vae/autoencoder-kl.ts';
+import { describeMismatch, StateDictMismatchError } from '../nn/state-dict.ts';
 import type { AudioFeatureConfig } from '../store/dataset-store.ts';
+import type { TokenWindow } from '../data/audio-tokens.ts';
 import { openWeights, type WeightsBlob } from '../train/checkpoint-export.ts';
 import type { DemoManifest } from '../data/vae-weights.ts';
 import { SyncCancelledError, SYNC_FPS, type SyncModels } from '../sync/api.ts';
 import { DEFAULT_SYNC_AUDIO, syncAudio } from '../sync/audio.ts';
 import { lipSync } from '../sync/lip-sync.ts';
+import { loadSyncModels } from '../sync/models.ts';
 import { failure, isEngineFailure, type EngineFailure } from './api.ts';
 import { toFailure } from './failures.ts';
 import type { SyncApi, SyncDemoModels, SyncModelFiles, SyncModelInfo, SyncRunOptions, SyncRunProgress, SyncRunResult } from './sync-api.ts';
@@ -31,7 +30,11 @@ export interface SyncHost {
 }
 
 /** What this service reads of public/demo/demo-models.json beyond the VAE. */
-type SyncManifest = DemoManifest & { unet?: { audio?: { features?: AudioFeatureConfig } }; mask?: MaskParams };
+type SyncManifest = DemoManifest & {
+  unet?: { audio?: { features?: AudioFeatureConfig; window?: TokenWindow } };
+  vae: { scalingFactor?: number };
+  mask?: MaskParams;
+};
 
 interface Loaded {
   models: SyncModels;
@@ -53,35 +56,22 @@ export class SyncService implements SyncApi {
         const bad = validateMask(files.mask);
         if (bad) throw failure('bad-request', `The models' mask is invalid: ${bad}.`, 'Fix the mask in the manifest, or leave it out for the default.');
       }
-      const rt = this.host.runtime();
-      const before = rt.ledger.snapshot().live;
-      await this.unload();
       const unetFile = await openWeights(files.unet);
       const vaeFile = await openWeights(files.vae);
-      const unet = await buildModel(unetFile, files.unetPreset, 'unet', files.names?.unet ?? 'the UNet file');
-      const vae = await buildModel(vaeFile, files.vaePreset, 'vae', files.names?.vae ?? 'the VAE file');
-      try {
-        await loadStateDict(unet, rt, unetFile, { requiresGrad: false });
-        await loadStateDict(vae, rt, vaeFile, { requiresGrad: false });
-      } catch (e) {
-        unet.dispose();
-        vae.dispose();
-        throw e;
-      }
       const trainConfig = parseJson(unetFile.metadata.train_config) as { resolution?: number } | null;
       const resolution = files.resolution ?? trainConfig?.resolution;
-      if (!resolution) {
-        unet.dispose();
-        vae.dispose();
-        throw failure('bad-request', 'The UNet file does not say which resolution it was trained at.', 'Give the resolution (the crop size in pixels the UNet was trained at).');
-      }
-      const models = { unet: unet as UNet3DConditionModel, vae: vae as AutoencoderKL };
+      if (!resolution) throw failure('bad-request', 'The UNet file does not say which resolution it was trained at.', 'Give the resolution (the crop size in pixels the UNet was trained at).');
+      const rt = this.host.runtime();
+      await this.unload();
+      const before = rt.ledger.snapshot().live;
+      const models = await loadSyncModels(rt, { unet: unetFile, vae: vaeFile }, { unetPreset: files.unetPreset, vaePreset: files.vaePreset, scalingFactor: files.scalingFactor });
       const info: SyncModelInfo = {
         source: files.source,
-        unet: { name: files.names?.unet ?? 'unet', preset: files.unetPreset ?? unetFile.metadata.preset ?? null, parameters: unet.parameterCount(), crossAttentionDim: models.unet.config.cross_attention_dim },
-        vae: { name: files.names?.vae ?? 'vae', preset: files.vaePreset ?? vaeFile.metadata.preset ?? null, parameters: vae.parameterCount() },
+        unet: { name: files.names?.unet ?? 'unet', preset: unetFile.metadata.preset ?? files.unetPreset ?? null, parameters: models.unet.parameterCount(), crossAttentionDim: models.unet.config.cross_attention_dim },
+        vae: { name: files.names?.vae ?? 'vae', preset: vaeFile.metadata.preset ?? files.vaePreset ?? null, parameters: models.vae.parameterCount() },
         resolution,
         audio: files.audio ?? DEFAULT_SYNC_AUDIO,
+        audioWindow: files.audioWindow ?? null,
         mask: files.mask ?? null,
         weightBytes: rt.ledger.snapshot().live - before,
       };
@@ -117,7 +107,7 @@ export class SyncService implements SyncApi {
       try {
         progress('open');
         input = await openSyncInput(video, audio, { videoName: opts.videoName, audioName: opts.audioName, maxSeconds: opts.maxSeconds, signal });
-        const features = await syncAudio(input.samples, { features: loaded.info.audio });
+        const features = await syncAudio(input.samples, { features: loaded.info.audio, ...(loaded.info.audioWindow ? { window: loaded.info.audioWindow } : {}) });
         const v = input.video;
         const box = opts.box ? checkBox(opts.box, v.width, v.height) : clampBox(centeredBox(v.width, v.height), v.width, v.height);
         const choice = await chooseOutput({ width: v.width, height: v.height, fps: SYNC_FPS, sampleRate: input.pcm.sampleRate, numberOfChannels: input.pcm.planes.length });
@@ -180,7 +170,7 @@ async function demoFiles(manifestUrl: string): Promise<SyncModelFiles & { source
   const manifest = (await (await fetchOk(manifestUrl, 'the demo models manifest')).json()) as SyncManifest;
   const { unet, vae } = manifest;
   if (!unet?.file || !vae?.file) throw failure('bad-request', `The demo models manifest at ${manifestUrl} names no ${unet?.file ? 'VAE' : 'UNet'}.`, 'Rebuild public/demo with tools/demo/train-demo-models.ts, or pick a UNet and a VAE file.');
-  const [unetBytes, vaeBytes] = await Promise.all([fetchBeside(manifestUrl, unet.file, 'the demo UNet'), fetchBeside(manifestUrl, vae.file, 'the demo VAE')]);
+  const [unetBytes, vaeBytes] = await Promise.all([fetchNamed(manifestUrl, unet.file, 'the demo UNet'), fetchNamed(manifestUrl, vae.file, 'the demo VAE')]);
   return {
     source: 'demo',
     unet: unetBytes,
@@ -189,15 +179,20 @@ async function demoFiles(manifestUrl: string): Promise<SyncModelFiles & { source
     vaePreset: vae.preset,
     resolution: unet.resolution ?? (manifest.resolution as number | undefined) ?? vae.resolution,
     audio: unet.audio?.features,
+    audioWindow: unet.audio?.window,
+    scalingFactor: vae.scalingFactor,
     mask: manifest.mask,
     names: { unet: unet.file, vae: vae.file },
   };
 }
 
-/** A file the manifest names: beside the manifest, or (paths written from the app's root, "demo/x") one folder up. */
-async function fetchBeside(manifestUrl: string, file: string, what: string): Promise<ArrayBuffer> {
-  const beside = new URL(file, manifestUrl).href;
-  const r = await fetch(beside).catch(() => null);
+/**
+ * A file the manifest names: paths are written from the app's root ("demo/x") or relative to the manifest.
+ * Its file name beside the manifest first (a server may answer a missing path with its index page, so a
+ * root-relative guess is only the fallback), then the path from the manifest's parent folder.
+ */
+async function fetchNamed(manifestUrl: string, file: string, what: string): Promise<ArrayBuffer> {
+  const r = await fetch(new URL(file.split('/').pop()!, manifestUrl).href).catch(() => null);
   if (r?.ok) return r.arrayBuffer();
   return (await fetchOk(new URL(file, new URL('..', manifestUrl)).href, what)).arrayBuffer();
 }
@@ -208,29 +203,6 @@ async function fetchOk(url: string, what: string): Promise<Response> {
   });
   if (!r.ok) throw failure('bad-request', `Could not fetch ${what} (${url}): HTTP ${r.status}.`, 'The demo models are not in this build: pick a UNet and a VAE file instead.');
   return r;
-}
-
-/** The model a weights file holds: the config in its metadata (latent-lab exports write it, with any audio
- * projection the preset lacks), else the preset given. */
-async function buildModel(file: WeightsBlob, preset: string | undefined, kind: 'unet' | 'vae', name: string): Promise<AnyModel> {
-  const config = parseJson(file.metadata.config) as Record<string, unknown> | null;
-  let model: AnyModel;
-  try {
-    model = config ? modelFromConfig(config) : preset ? modelFromPreset(preset) : noConfig(name);
-  } catch (e) {
-    if (isEngineFailure(e)) throw e;
-    throw failure('weights-mismatch', `${name}: ${e instanceof Error ? e.message : String(e)}.`, `Pick a ${kind === 'unet' ? 'UNet' : 'VAE'} file exported by latent-lab, or name its preset.`);
-  }
-  const isRight = kind === 'unet' ? model instanceof UNet3DConditionModel : model instanceof AutoencoderKL;
-  if (!isRight) {
-    model.dispose();
-    throw failure('weights-mismatch', `${name} holds ${kind === 'unet' ? 'a VAE, not a UNet' : 'a UNet, not a VAE'}.`, 'Swap the two files.');
-  }
-  return model;
-}
-
-function noConfig(name: string): never {
-  throw failure('weights-mismatch', `${name} does not say which model it holds (no config in its metadata).`, 'Pick a file exported by latent-lab, or name its preset (unet-tiny, vae-tiny, sd-vae-ft-mse, ...).');
 }
 
 function parseJson(text: string | undefined): unknown {
@@ -275,6 +247,9 @@ function syncFailure(e: unknown): EngineFailure {
   if (e instanceof ClipError) return e.code === 'aborted' ? cancelled() : failure('bad-clip', e.message, e.action, e.detail);
   if (e instanceof NoEncoderError) return failure('no-video-encoder', e.message, 'Use a current Chrome or Edge (WebCodecs encoders for H.264/AAC or VP9/Opus).');
   if (e instanceof StateDictMismatchError) return failure('weights-mismatch', `The weights do not fit the model: ${describeMismatch(e.report)}`, 'Pick the UNet and VAE files that were trained together, with their presets.');
+  if (e instanceof Error && /^lip sync: (the (UNet|VAE) file|preset .* is a)/.test(e.message)) {
+    return failure('weights-mismatch', e.message.slice('lip sync: '.length), 'Pick the UNet and VAE files that were trained together (latent-lab exports say which model they hold).', e.stack);
+  }
   if (e instanceof Error && e.message.startsWith('lip sync: ')) {
     return failure('sync-refused', e.message.slice('lip sync: '.length), 'Change what the message names and run again.', e.stack);
   }

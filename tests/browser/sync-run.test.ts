@@ -2,12 +2,14 @@
 // on the demo clip): a slice of the demo clip synced to its own audio, and a short silent clip synced to a
 // longer WAV (the video loops); the files read back with the frame count and duration of the audio. Also:
 // no models, no audio and a cancel each give the engine's failure and no file, and cancel frees the GPU.
+// And the app's Lip sync panel, driven from the keyboard with weight files picked: a run ends in a
+// download link to the whole file; a missing file is a readable error.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../tools/serve.ts';
-import { openSyncHarness, type SyncHarness } from './sync-setup.ts';
+import { ensureRandomModels, openSyncHarness, type SyncHarness } from './sync-setup.ts';
 
 const DEMO_UNET = resolve(ROOT, 'public/demo/demo-unet.safetensors');
 const haveDemo = existsSync(DEMO_UNET) && existsSync(resolve(ROOT, 'public/demo/demo-models.json'));
@@ -59,7 +61,6 @@ function sync(video: string, audio: string | null, opts: Record<string, unknown>
 const live = () => page.evaluate(async () => (await (window as any).lab.ledger()).live) as Promise<number>;
 
 beforeAll(async () => {
-  if (!haveDemo) return;
   h = await openSyncHarness();
   page = h.page;
   await page.evaluate(() => (window as any).lab.init());
@@ -78,7 +79,11 @@ describe.skipIf(!haveDemo)('lip sync through the worker', () => {
   });
 
   it('loads the demo models', async () => {
-    const info = await page.evaluate((base) => (window as any).lab.sync.loadModels({ demo: true, manifestUrl: `${base}demo/demo-models.json` }), h.url);
+    const info = await page.evaluate(
+      (base) => (window as any).lab.sync.loadModels({ demo: true, manifestUrl: `${base}demo/demo-models.json` }).catch((f: unknown) => ({ failure: f })),
+      h.url,
+    );
+    if (info.failure) throw new Error(JSON.stringify(info.failure));
     console.log(`[sync-run] models: ${JSON.stringify(info)}`);
     expect(info.source).toBe('demo');
     expect(info.unet.parameters).toBeGreaterThan(0);
@@ -136,5 +141,60 @@ describe.skipIf(!haveDemo)('lip sync through the worker', () => {
     expect(again.ok).toBe(true);
     expect(again.result!.frames).toBe(5);
     expect(again.back!.videoPackets).toBe(5);
+  });
+});
+
+describe('the Lip sync panel in the app', () => {
+  let app: Page;
+  const press = async (testId: string) => {
+    await app.getByTestId(testId).focus();
+    await app.keyboard.press('Enter');
+  };
+  const text = async (testId: string) => ((await app.getByTestId(testId).first().textContent()) ?? '').replace(/\s+/g, ' ').trim();
+
+  beforeAll(async () => {
+    app = await h.browser.context.newPage();
+    app.setDefaultTimeout(150_000);
+    await app.goto(h.url);
+    await app.getByText('Engine ready').waitFor();
+  });
+
+  it('says what is missing: models, then a weights file', async () => {
+    await app.getByRole('heading', { name: 'Lip sync' }).waitFor();
+    expect(await app.getByTestId('sync-run').getAttribute('aria-disabled')).toBe('true');
+    expect(await text('sync')).toMatch(/Load the models first/);
+    await press('sync-load-files');
+    await app.getByTestId('sync-error').waitFor();
+    expect(await text('sync-error')).toMatch(/No UNet file is picked.*Pick both weights files/);
+  });
+
+  it('loads weight files, takes the demo clip, runs from the keyboard and offers the whole file for download', async () => {
+    const files = ensureRandomModels();
+    await app.getByTestId('sync-unet-file').setInputFiles(files.unet);
+    await app.getByTestId('sync-vae-file').setInputFiles(files.vae);
+    await press('sync-load-files');
+    await app.getByText(/Loaded: UNet unet-tiny/).waitFor();
+    await press('sync-demo-clip');
+    await app.getByText('Video: demo.mp4').waitFor();
+    for (const [id, v] of [['sync-steps', '1'], ['sync-guidance', '1'], ['sync-maxSeconds', '0.2']] as const) {
+      await app.getByTestId(id).fill(v);
+      await app.keyboard.press('Tab');
+    }
+    expect(await app.getByTestId('sync-run').getAttribute('aria-disabled')).toBe('false');
+    await press('sync-run');
+    await app.getByTestId('sync-progress').waitFor();
+    const link = app.getByTestId('sync-download');
+    await link.waitFor();
+    const name = await link.getAttribute('download');
+    expect(name).toMatch(/^demo-synced\.(webm|mp4)$/);
+    expect(await text('sync-result')).toMatch(/0\.20 s, 5 frames/);
+    // the link is the finished file: it reads back with its 5 frames
+    const back = (await app.evaluate(async (href) => {
+      const blob = await (await fetch(href)).blob();
+      return { size: blob.size, type: blob.type };
+    }, (await link.getAttribute('href'))!)) as { size: number; type: string };
+    expect(back.size).toBeGreaterThan(1000);
+    expect(back.type).toMatch(/^video\/(webm|mp4)/);
+    await app.getByTestId('sync').screenshot({ path: resolve(ROOT, 'test-results/browser/sync-panel.png') });
   });
 });

@@ -1,13 +1,15 @@
-// Shared setup of the lip-sync browser tests: the harness page built with the app's Vite config (public/
-// copied, so the demo clip and demo models are served under demo/), test inputs made with ffmpeg (a
-// video without sound, a WAV), served beside it, and headless chromium on it.
+// Shared setup of the lip-sync browser tests: the harness page and the app built with the app's Vite config
+// (public/ copied, so the demo clip and demo models are served under demo/), test inputs made with ffmpeg
+// (a video without sound, a WAV) served beside them, and headless chromium on the harness.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { build, preview } from 'vite';
+import { writeSafetensors } from '../../src/io/safetensors.ts';
+import { getPreset, modelFromConfig } from '../../src/nn/presets.ts';
 import { ROOT } from '../../tools/serve.ts';
 import { launchChromium, type Browser } from './chromium.ts';
 
@@ -23,10 +25,31 @@ function ensureInputs(): void {
   ff('-f', 'lavfi', '-i', 'sine=f=220:r=44100:d=0.64', '-c:a', 'pcm_s16le', join(INPUTS, FILES[1]!));
 }
 
+/**
+ * Untrained models for tests of the flow (not of the result): vae-tiny, and unet-tiny with cross-attention
+ * 80 wide so it takes the 80-bin log-mel tokens as they are; seeded uniform weights, the configs in the
+ * metadata as latent-lab exports write them. Returns the two file paths.
+ */
+export function ensureRandomModels(): { unet: string; vae: string } {
+  const out = { unet: join(INPUTS, 'random-unet-tiny-80.safetensors'), vae: join(INPUTS, 'random-vae-tiny.safetensors') };
+  if (existsSync(out.unet) && existsSync(out.vae)) return out;
+  mkdirSync(INPUTS, { recursive: true });
+  let seed = 1;
+  const uniform = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.1;
+  const write = (path: string, config: Record<string, unknown>, preset: string) => {
+    const model = modelFromConfig(config);
+    const tensors = new Map([...model.expectedShapes()].map(([name, shape]) => [name, { dtype: 'F32' as const, shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, uniform) }]));
+    writeFileSync(path, writeSafetensors(tensors, { config: JSON.stringify(model.config), train_config: JSON.stringify({ resolution: 16 }), preset }) as Uint8Array);
+  };
+  write(out.unet, { ...getPreset('unet-tiny').config, cross_attention_dim: 80 }, 'unet-tiny');
+  write(out.vae, getPreset('vae-tiny').config, 'vae-tiny');
+  return out;
+}
+
 export interface SyncHarness {
   browser: Browser;
   page: Page;
-  /** Base URL of the served harness build: demo/ and inputs/ are under it. */
+  /** Base URL of the served build: the app (index.html), demo/ and inputs/ are under it. */
   url: string;
   close(): Promise<void>;
 }
@@ -37,7 +60,7 @@ export async function openSyncHarness(): Promise<SyncHarness> {
   await build({
     root: ROOT,
     logLevel: 'warn',
-    build: { outDir, emptyOutDir: true, sourcemap: false, rolldownOptions: { input: resolve(ROOT, 'tests/browser/sync-harness.html') } },
+    build: { outDir, emptyOutDir: true, sourcemap: false, rolldownOptions: { input: [resolve(ROOT, 'index.html'), resolve(ROOT, 'tests/browser/sync-harness.html')] } },
   });
   mkdirSync(join(outDir, 'inputs'));
   for (const f of FILES) copyFileSync(join(INPUTS, f), join(outDir, 'inputs', f));
