@@ -85,6 +85,20 @@ export function renderTrainStep(files: TrainStepFile[]): string {
     '- The peak ratio compares like with like: ours held / TF.js allocated (each library\'s whole footprint, pools included),',
     '  and ours live / TF.js used. Target (issue 11): peak training memory at or below 0.6x TF.js.',
     '',
+    '**jax-js (0.1.25): not run.** It has every piece the step needs (lax.conv with strides and padding, nn.gelu in the erf form,',
+    'nn.silu, softmax, valueAndGrad over a parameter tree, concatenate, repeat for the nearest upsample), so it could express it. What',
+    'it costs: jax-js arrays are reference counted and every call consumes its arguments, so each array used twice needs `.ref`',
+    '(the residuals, the time embedding in every resnet, the audio tokens in every cross attention, each weight read by forward and by',
+    'AdamW: a few hundred places), where a missing one is a use-after-free and an extra one a leak, and a leak would corrupt exactly',
+    'the peak this row measures; and it reports no memory statistics (no tf.memory()), so its peak would need a wrapper around',
+    'GPUDevice.createBuffer and destroy. Not written in this round; the ops rows in peers.md compare against it.',
+    '',
+    'TF.js notes: the upsample is two broadcasts, not tf.image.resizeNearestNeighbor, whose gradient on TF.js 4.22\'s CPU backend is',
+    'wrong for every image after the first of a batch (the unit test runs this model on that backend); the gradient norm sums per-',
+    'parameter squares pairwise, not with tf.addN, which binds all 208 inputs in one WebGPU dispatch and fails validation (8 storage',
+    'buffers per stage on SwiftShader). AdamW is one tf.tidy per parameter, each gradient released after its update (TF.js\'s best',
+    'case; tf.train.adam keeps every temporary until all parameters are updated).',
+    '',
   ];
   for (const f of files) {
     const c = f.config;

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { renderOps, type OpsFile } from '../../bench/ops.ts';
 import { renderPeers, type PeersFile } from '../../bench/peers.ts';
+import { analyseTrainStep, peakRatio, renderTrainStep, type TrainStepFile } from '../../bench/train-step.ts';
 import { applyTiles, autotune, clearTuneMemory, DEFAULT_TILES, tileCandidates } from '../../bench/lib/autotune.ts';
 import { fileStore } from '../../bench/lib/autotune-file.ts';
 import { header, latestPerAdapter, writeJson } from '../../bench/lib/results.ts';
@@ -189,7 +190,17 @@ describe('training step vs TF.js', () => {
     expect(r.tfjs.memory.profilePeakBytes).toBeGreaterThanOrEqual(4 * r.parameterBytes);
     expect(r.tfjs.memory.peakUsedBytes).toBeNull(); // the CPU backend has no buffer manager
     expect(r.ours.samples.length).toBe(1);
+    expect(r.ours.dispatchesPerStep).toBeGreaterThan(208); // at least one AdamW dispatch per parameter
+    expect(r.tfjs.kernelsPerStep).toBeGreaterThan(208);
     expect(r.speedup).toBeGreaterThan(0);
+    // Without a buffer manager the peak ratio falls back to tf.profile's peak; the results file says so in words.
+    const file: TrainStepFile = { ...header('train-step', 'test-adapter', 'node', 'wall'), ...r, adapter: 'test-adapter', userAgent: '', tfjsVersion: tf.version.tfjs, tolerance: 1e-3 };
+    expect(peakRatio(file)).toBeCloseTo(r.ours.memory.peak / r.tfjs.memory.profilePeakBytes!, 10);
+    file.analysis = analyseTrainStep(file);
+    const md = renderTrainStep([file]);
+    expect(md).toContain('**same function and update**');
+    expect(md).toMatch(/\| \*\*ratio\*\* \|.*\*\*\d+\.\d\dx\*\* \(ours \/ TF\.js\)/);
+    expect(md).toContain(`worst of 208 gradients`);
   });
 
   it('notices a TF.js forward that pools GroupNorm statistics differently (frames not pooled)', { timeout: 600_000 }, async () => {
