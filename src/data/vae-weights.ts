@@ -96,7 +96,9 @@ export async function fetchDemoVae(url: string): Promise<{ manifest: DemoManifes
   const beside = new URL(manifest.vae.file.split('/').pop()!, url).href;
   const fromRoot = new URL(manifest.vae.file, new URL('..', url)).href;
   const r = await fetch(beside).catch(() => null);
-  const weights = await (r?.ok ? r : await fetchOk(fromRoot, 'the demo VAE')).arrayBuffer();
+  // A single-page server answers a missing path with its index.html: that is not the file either.
+  const found = r?.ok && !/text\/html/.test(r.headers.get('content-type') ?? '');
+  const weights = await (found ? r : await fetchOk(fromRoot, 'the demo VAE')).arrayBuffer();
   return { manifest, weights };
 }
 

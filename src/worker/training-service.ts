@@ -315,8 +315,9 @@ export function resolveSettings(s: TrainSettings): TrainConfig {
   if (preset.kind !== 'unet') throw failure('bad-request', `${preset.name} is a VAE; the trainer here trains the UNet.`, `Choose one of ${unetPresets().join(', ')}.`);
   const defaults = presetDefaults(preset);
   const given = Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined)) as Partial<TrainConfig>;
-  // The audio width is the model's cross-attention width: not a setting.
-  const config: TrainConfig = { ...defaults, ...given, audioDim: defaults.audioDim };
+  // The audio width defaults to the model's cross-attention width; a dataset's other width (log-mel: 80)
+  // gives the model a learned projection to it (unetModelConfig).
+  const config: TrainConfig = { ...defaults, ...given };
   if (given.batch !== undefined && given.microBatch === undefined) config.microBatch = config.batch;
   try {
     checkConfig(config);

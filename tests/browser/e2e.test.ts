@@ -207,27 +207,25 @@ describe('end to end: demo clip -> dataset -> train -> reload -> resume -> valid
   });
 
   it('validates the paused run (tiled decode) and shows PSNR', async () => {
-    const button = page.getByTestId('validate-now');
-    // TODO(validation-ui): the "Validate now" control lands with the validation gallery; until then this stage is skipped.
-    if (!(await button.count())) {
-      console.log('e2e: no "Validate now" control on the page yet: validation stage skipped');
-      stage('validate (skipped: no control yet)');
-      return;
-    }
-    await button.click();
-    await until(page, 'validation-psnr', 'data-value', 0.001, 300_000);
+    const step = await num(page, 'run-step');
+    await page.getByTestId('validate-now').click();
+    await until(page, 'validation-step', 'data-value', step, 300_000);
     const psnr = await num(page, 'validation-psnr');
     expect(Number.isFinite(psnr) && psnr > 0).toBe(true);
+    expect(await text(page, 'validation-psnr')).toBe(`${psnr.toFixed(2)} dB`);
+    expect(await text(page, 'validation-peak')).toMatch(/^Peak \d+\.\d MiB of the 4\.00 GiB budget .* Tiled decode, tile edge \d+\.$/);
+    console.log(`e2e validation: ${await text(page, 'validation-peak')} | ${await text(page, 'validation-reference')}`);
     await shot(page, '6-validated');
     stage('validate (tiled)');
   });
 
-  it('exports the checkpoint as .safetensors', async () => {
-    await page.getByTestId('run-stop').click();
-    await page.locator('[data-testid=run-state][data-state=stopped]').waitFor();
+  it('saves the paused run, stops it, and exports the checkpoint as .safetensors', async () => {
     const step = await num(page, 'run-step');
+    await page.getByTestId('ck-save').click();
     const row = page.locator(`[data-testid=ck-list] tr[data-step="${step}"]`);
     await row.waitFor();
+    await page.getByTestId('run-stop').click();
+    await runState(page, 'stopped');
     const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: '.safetensors' }).click()]);
     const path = (await download.path())!;
     const bytes = readFileSync(path);
@@ -242,7 +240,8 @@ describe('end to end: demo clip -> dataset -> train -> reload -> resume -> valid
   it('imports the exported file back: every tensor matches the model', async () => {
     await page.getByTestId('ck-import').setInputFiles(exported!.path);
     await page.getByTestId('ck-imported').waitFor();
-    expect(await text(page, 'ck-imported')).toMatch(new RegExp(`^Loaded ${exported!.tensors} tensors from a \\.safetensors file \\(step ${exported!.step}\\);`));
+    // A strict import: every tensor of the file matched the model's names and shapes, none skipped.
+    expect(await text(page, 'ck-imported')).toBe(`Loaded ${exported!.tensors} tensors from a .safetensors file; they go into the next run.`);
     expect(await text(page, 'ck-imported')).not.toMatch(/skipped/);
     await shot(page, '8-imported');
     // The training view with the clips panel, as docs/screenshot.png shows it.
