@@ -66,7 +66,10 @@ export class Engine implements LabEngine {
     reinit: () => this.init({ budgetBytes: this.rt?.ledger.budget }),
   });
 
-  readonly sync = new SyncService({ runtime: () => this.runtime() });
+  readonly sync = new SyncService({
+    runtime: () => this.runtime(),
+    busy: () => (['running', 'pausing', 'stopping'].includes(this.training.session?.state ?? 'idle') ? 'A training run is using the GPU.' : null),
+  });
 
   constructor(private readonly opts: EngineOptions) {
     this.ledgerPush = throttle(() => this.rt && this.emit({ type: 'ledger', snapshot: this.rt.ledger.snapshot() }), opts.pushMs ?? LEDGER_PUSH_MS);

@@ -27,6 +27,8 @@ import type { SyncApi, SyncDemoModels, SyncModelFiles, SyncModelInfo, SyncRunOpt
 export interface SyncHost {
   /** The engine's runtime; throws the engine's failure when there is none. */
   runtime(): GpuRuntime;
+  /** Why the GPU is not free for a sync now (a training run stepping), or null. */
+  busy?: () => string | null;
 }
 
 /** What this service reads of public/demo/demo-models.json beyond the VAE. */
@@ -96,6 +98,8 @@ export class SyncService implements SyncApi {
       const loaded = this.loaded;
       if (!loaded) throw busy('No lip-sync models are loaded.', 'Load the demo models, or pick a UNet and a VAE file, first.');
       if (this.running) throw busy('A sync is already running.', 'Wait for it to finish, or cancel it.');
+      const other = this.host.busy?.();
+      if (other) throw busy(other, 'Pause or stop the training run first; lip sync needs the GPU to itself.');
       const rt = this.host.runtime();
       const abort = new AbortController();
       this.running = abort;

@@ -197,4 +197,11 @@ describe('the Lip sync panel in the app', () => {
     expect(back.type).toMatch(/^video\/(webm|mp4)/);
     await app.getByTestId('sync').screenshot({ path: resolve(ROOT, 'test-results/browser/sync-panel.png') });
   });
+
+  it('fits a narrow window without sideways scrolling', async () => {
+    await app.setViewportSize({ width: 390, height: 844 });
+    const overflow = await app.getByTestId('sync').evaluate((el) => el.scrollWidth - el.clientWidth);
+    expect(overflow).toBe(0);
+    expect(await app.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBe(0);
+  });
 });
