@@ -121,9 +121,9 @@ export class VideoFileWriter {
 
   /** Stops encoding and drops everything written; safe to call more than once or after a failure. */
   async cancel(): Promise<void> {
-    if (this.closed && this.output.state !== 'started') return;
     this.closed = true;
-    if (this.output.state === 'started' || this.output.state === 'pending') await this.output.cancel().catch(() => undefined);
+    // a finish() that failed half way leaves the output finalizing: cancel that too, to release the encoders
+    if (this.output.state !== 'canceled' && this.output.state !== 'finalized') await this.output.cancel().catch(() => undefined);
   }
 
   private async feedAudio(untilSeconds: number): Promise<void> {
