@@ -44,16 +44,16 @@ interface Written {
 }
 
 /** Writes `frames` frames of flat grey (frame i at level 20 + 8i) and `audioSeconds` of a 440 Hz tone. */
-function writeClip(frames: number, audioSeconds: number, audioRate = 48000): Promise<Written> {
+function writeClip(frames: number, audioSeconds: number, audioRate = 48000, choice?: Record<string, unknown>): Promise<Written> {
   return page.evaluate(
-    async ({ frames, audioSeconds, audioRate }) => {
+    async ({ frames, audioSeconds, audioRate, choice }) => {
       const { VideoFileWriter, readBack } = (window as any).media;
       const width = 64, height = 48, fps = 25;
       const n = Math.round(audioSeconds * audioRate);
       const left = new Float32Array(n), right = new Float32Array(n);
       for (let i = 0; i < n; i++) left[i] = right[i] = 0.3 * Math.sin((2 * Math.PI * 440 * i) / audioRate);
       const t0 = performance.now();
-      const writer = await VideoFileWriter.create({ width, height, fps, audio: { sampleRate: audioRate, planes: [left, right] } });
+      const writer = await VideoFileWriter.create({ width, height, fps, audio: { sampleRate: audioRate, planes: [left, right] }, ...(choice ? { choice } : {}) });
       for (let i = 0; i < frames; i++) {
         const rgba = new Uint8Array(width * height * 4).fill(20 + 8 * i);
         for (let p = 3; p < rgba.length; p += 4) rgba[p] = 255;
@@ -64,7 +64,7 @@ function writeClip(frames: number, audioSeconds: number, audioRate = 48000): Pro
       const back = await readBack(file.blob, { meanLuma: true });
       return { choice: file.choice, mimeType: file.mimeType, videoCodecString: file.videoCodecString, frames: file.frames, durationSeconds: file.durationSeconds, bytes: file.blob.size, ms, back };
     },
-    { frames, audioSeconds, audioRate },
+    { frames, audioSeconds, audioRate, choice },
   ) as Promise<Written>;
 }
 
@@ -75,8 +75,13 @@ describe('encoder sink', () => {
       `[sync-encode] chose ${w.choice.container} ${w.choice.videoCodec} (${w.videoCodecString}) + ${w.choice.audioCodec} ${w.choice.sampleRate} Hz x${w.choice.numberOfChannels}; ` +
         `${w.mimeType}; ${w.bytes} bytes; 25 frames 64x48 in ${w.ms.toFixed(0)} ms`,
     );
-    // the brief's rule: MP4 only with AAC; WebM carries VP9 or AV1 with Opus
-    if (w.choice.container === 'mp4') expect([w.choice.videoCodec, w.choice.audioCodec]).toEqual(['avc', 'aac']);
+    // MP4 only where both H.264 and AAC encode; else WebM with VP9 or AV1 and Opus
+    const encodes = await page.evaluate(async () => ({
+      avc: (await VideoEncoder.isConfigSupported({ codec: 'avc1.42001f', width: 64, height: 48, bitrate: 1e6, framerate: 25 })).supported,
+      aac: (await AudioEncoder.isConfigSupported({ codec: 'mp4a.40.2', sampleRate: 48000, numberOfChannels: 2, bitrate: 128000 })).supported,
+    }));
+    console.log(`[sync-encode] this browser encodes H.264: ${encodes.avc}, AAC: ${encodes.aac}`);
+    if (encodes.avc && encodes.aac) expect([w.choice.container, w.choice.videoCodec, w.choice.audioCodec]).toEqual(['mp4', 'avc', 'aac']);
     else expect(w.choice.container === 'webm' && ['vp9', 'av1'].includes(w.choice.videoCodec) && w.choice.audioCodec === 'opus').toBe(true);
     const b = w.back;
     expect(b.videoCodec).toBe(w.choice.videoCodec);
@@ -101,6 +106,18 @@ describe('encoder sink', () => {
     expect(w.durationSeconds).toBeCloseTo(0.4, 6);
     expect(Math.abs(w.back.audioSamples / w.back.audioRate - 0.4)).toBeLessThan(0.025);
     if (w.choice.audioCodec === 'opus') expect(w.back.audioRate).toBe(48000);
+  });
+
+  it('muxes MP4 with H.264 too (the container a browser with an AAC encoder gets; Opus audio where it has none)', async () => {
+    const aac = await page.evaluate(async () => (await AudioEncoder.isConfigSupported({ codec: 'mp4a.40.2', sampleRate: 48000, numberOfChannels: 2, bitrate: 128000 })).supported);
+    const audioCodec = aac ? 'aac' : 'opus';
+    const w = await writeClip(25, 1.0, 48000, { container: 'mp4', videoCodec: 'avc', audioCodec, sampleRate: 48000, numberOfChannels: 2, extension: '.mp4' });
+    expect(w.mimeType).toMatch(/^video\/mp4/);
+    expect([w.back.videoCodec, w.back.audioCodec]).toEqual(['avc', audioCodec]);
+    expect(w.back.videoPackets).toBe(25);
+    expect(w.back.videoDuration).toBeCloseTo(1.0, 2);
+    expect(Math.abs(w.back.audioSamples / w.back.audioRate - 1.0)).toBeLessThan(0.025);
+    w.back.luma.forEach((y, i) => expect(Math.abs(y - (20 + 8 * i))).toBeLessThan(4));
   });
 
   it('hands over nothing when cancelled, and refuses frames out of order', async () => {
