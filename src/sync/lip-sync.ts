@@ -160,35 +160,39 @@ async function generateChunk(ctx: ChunkContext, images: HostTensor, audio: SyncA
   for (let f = 0; f < n; f++) audioTokens.set(audio.tokens(start + f), f * tokens * dim);
   const masks = new Float32Array(n * hw);
   for (let f = 0; f < n; f++) masks.set(ctx.latentMask, f * hw);
-  const up = (data: Float32Array, shape: number[], label: string) => Tensor.fromArray(rt, data, shape, 'f32', 'data', label);
-  const cond: SyncConditioning = {
-    mask: up(masks, [n, 1, h, h], 'sync mask'),
-    maskedLatents: up(latents.subarray(n * per), [n, c, h, h], 'sync masked latents'),
-    refLatents: up(latents.subarray(0, n * per), [n, c, h, h], 'sync reference latents'),
-    audio: up(audioTokens, [n, tokens, dim], 'sync audio'),
-    frames: n,
-  };
-  const g = plan.guidance;
-  // the unconditional: zero audio tokens, as ddimSample and LatentSync's zeros_like(audio_embeds)
-  const nullAudio = g !== 1 ? full(rt, [n, tokens, dim], 0, 'data', 'null audio') : null;
-  let x = sharedNoise(rt, ctx.rng.normals(per), n, [c, h, h]);
-  let decodeInput: Tensor | null = null;
+  // every tensor of the chunk is disposed on the way out, whether it ends, fails or is cancelled
+  const owned: Tensor[] = [];
+  const own = (t: Tensor) => (owned.push(t), t);
+  const up = (data: Float32Array, shape: number[], label: string) => own(Tensor.fromArray(rt, data, shape, 'f32', 'data', label));
+  let x: Tensor | null = null;
+  let decodeInput: Tensor;
   try {
+    const cond: SyncConditioning = {
+      mask: up(masks, [n, 1, h, h], 'sync mask'),
+      maskedLatents: up(latents.subarray(n * per), [n, c, h, h], 'sync masked latents'),
+      refLatents: up(latents.subarray(0, n * per), [n, c, h, h], 'sync reference latents'),
+      audio: up(audioTokens, [n, tokens, dim], 'sync audio'),
+      frames: n,
+    };
+    const g = plan.guidance;
+    // the unconditional: zero audio tokens, as ddimSample and LatentSync's zeros_like(audio_embeds)
+    const nullAudio = g !== 1 ? own(full(rt, [n, tokens, dim], 0, 'data', 'null audio')) : null;
+    x = sharedNoise(rt, ctx.rng.normals(per), n, [c, h, h]);
     // DDIM as ddimSample runs it, with an await between steps: the GPU catches up and a cancel can land
     const ts = ctx.schedule.ddimTimesteps(plan.steps);
     const ratio = Math.floor(ctx.schedule.config.numTrainTimesteps / plan.steps);
     for (const t of ts) {
-      const next = ddimStep(unet, ctx.schedule, cond, x, t, t - ratio, nullAudio, g);
+      const next: Tensor = ddimStep(unet, ctx.schedule, cond, x, t, t - ratio, nullAudio, g);
       x.dispose();
       x = next;
       await rt.sync();
       ctx.cancelPoint();
     }
-    decodeInput = keep(scope(() => scale(x, 1 / sf)));
+    const last: Tensor = x;
+    decodeInput = keep(scope(() => scale(last, 1 / sf)));
   } finally {
-    x.dispose();
-    nullAudio?.dispose();
-    for (const t of [cond.mask, cond.maskedLatents, cond.refLatents, cond.audio]) t.dispose();
+    x?.dispose();
+    for (const t of owned) t.dispose();
   }
   try {
     return await decodeTiledToHost(vae, decodeInput, tileOptions(ctx, 'decode', n));
