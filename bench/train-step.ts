@@ -173,11 +173,15 @@ export function analyseTrainStep(f: TrainStepPageResult): string[] {
     );
   }
   if (f.ours.dispatchesPerStep && f.tfjs.kernelsPerStep) {
+    const kernels = f.tfjs.kernelsPerStep / f.ours.dispatchesPerStep;
     out.push(
-      `Work per step: ours ${Math.round(f.ours.dispatchesPerStep)} dispatches, TF.js ${f.tfjs.kernelsPerStep} kernels (tf.profile; reshapes included, ` +
-        `a fused conv with bias counts once). At toy width the step is dominated by per-dispatch cost on SwiftShader, not by FLOPs, so ` +
-        `${f.speedup >= 1 ? `ours is ${fmt.ratio(f.speedup)} as fast mostly because it runs fewer, fused kernels` : 'fewer kernels would close the gap: fusing the AdamW update of all parameters into one dispatch over a flat buffer, and elementwise epilogues into the convolutions'}` +
-        `${f.speedup < 1.5 && f.speedup >= 1 ? '; to reach 1.5x: fuse the per-parameter AdamW, clipping and finite-check dispatches into one pass over a flat parameter buffer, and the bias/residual adds into the conv and GEMM epilogues' : ''}.`,
+      `Speed ${fmt.ratio(f.speedup)} (issue 11's target for TF.js rows: 1.5x). Work per step: ours ${Math.round(f.ours.dispatchesPerStep)} dispatches, ` +
+        `TF.js ${f.tfjs.kernelsPerStep} kernels (tf.profile; reshapes included, a fused conv with bias counts once), ${fmt.ratio(kernels)} as many: every ` +
+        `elementwise step of the norms, GEGLU, softmax and AdamW is its own kernel there, one fused kernel here; the rest is per-op speed ` +
+        `(peers.md times the same ops one by one). ` +
+        (f.speedup >= 1.5
+          ? 'What would widen it: one AdamW dispatch over a flat parameter buffer instead of one per parameter, and the residual adds (and the 1x1 projections' bias adds) in the conv and GEMM epilogues.'
+          : 'What would close it: one AdamW dispatch over a flat parameter buffer instead of one per parameter, and the residual adds (and the 1x1 projections' bias adds) in the conv and GEMM epilogues.'),
     );
   }
   return out;
