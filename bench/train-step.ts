@@ -180,8 +180,8 @@ export function analyseTrainStep(f: TrainStepPageResult): string[] {
         `elementwise step of the norms, GEGLU, softmax and AdamW is its own kernel there, one fused kernel here; the rest is per-op speed ` +
         `(peers.md times the same ops one by one). ` +
         (f.speedup >= 1.5
-          ? 'What would widen it: one AdamW dispatch over a flat parameter buffer instead of one per parameter, and the residual adds (and the 1x1 projections' bias adds) in the conv and GEMM epilogues.'
-          : 'What would close it: one AdamW dispatch over a flat parameter buffer instead of one per parameter, and the residual adds (and the 1x1 projections' bias adds) in the conv and GEMM epilogues.'),
+          ? 'What would widen it: one AdamW dispatch over a flat parameter buffer instead of one per parameter, and the residual adds (and the bias adds of the 1x1 projections) in the conv and GEMM epilogues.'
+          : 'What would close it: one AdamW dispatch over a flat parameter buffer instead of one per parameter, and the residual adds (and the bias adds of the 1x1 projections) in the conv and GEMM epilogues.'),
     );
   }
   return out;
