@@ -135,8 +135,8 @@ describe('lip sync with the demo checkpoints follows new audio', { timeout: 3_60
     const manifest = readSyncManifest(MANIFEST);
     const { frames, audio } = loadClip(m);
     const reversed = audio.slice().reverse();
-    // 48 frames (3 chunks of 16) of reversed speech, starting where it is voiced
-    const START = 20, N = 48;
+    // 32 frames (2 chunks of 16) of reversed speech, starting where it is voiced: minutes on SwiftShader
+    const START = 20, N = 32;
     const envelope = mouthEnvelope(reversed, frames.length).slice(START, START + N);
     const features = await syncAudio(reversed.subarray(START * SPF, (START + N) * SPF), { features: manifest.audio?.features, window: manifest.audio?.window });
     expect(features.frames).toBe(N);
