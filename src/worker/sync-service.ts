@@ -95,11 +95,11 @@ export class SyncService implements SyncApi {
 
   run(video: Blob, audio: Blob | null, opts: SyncRunOptions = {}, onProgress?: (p: SyncRunProgress) => void): Promise<SyncRunResult> {
     return guard(async () => {
-      const loaded = this.loaded;
-      if (!loaded) throw busy('No lip-sync models are loaded.', 'Load the demo models, or pick a UNet and a VAE file, first.');
       if (this.running) throw busy('A sync is already running.', 'Wait for it to finish, or cancel it.');
       const other = this.host.busy?.();
       if (other) throw busy(other, 'Pause or stop the training run first; lip sync needs the GPU to itself.');
+      const loaded = this.loaded;
+      if (!loaded) throw busy('No lip-sync models are loaded.', 'Load the demo models, or pick a UNet and a VAE file, first.');
       const rt = this.host.runtime();
       const abort = new AbortController();
       this.running = abort;

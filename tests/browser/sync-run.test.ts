@@ -3,7 +3,8 @@
 // longer WAV (the video loops); the files read back with the frame count and duration of the audio. Also:
 // no models, no audio and a cancel each give the engine's failure and no file, and cancel frees the GPU.
 // And the app's Lip sync panel, driven from the keyboard with weight files picked: a run ends in a
-// download link to the whole file; a missing file is a readable error.
+// download link to the whole file; a missing file is a readable error. Last, a sync is refused while
+// training runs.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -203,5 +204,26 @@ describe('the Lip sync panel in the app', () => {
     const overflow = await app.getByTestId('sync').evaluate((el) => el.scrollWidth - el.clientWidth);
     expect(overflow).toBe(0);
     expect(await app.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBe(0);
+  });
+});
+
+// Last: the training run it starts keeps the harness worker busy until the browser closes.
+describe.skipIf(!haveDemo)('lip sync beside training', () => {
+  it('is refused while a training run uses the GPU, saying to pause or stop it', async () => {
+    const r = await page.evaluate(async (base) => {
+      const lab = (window as any).lab;
+      const status = await lab.training.start({ steps: 1000, settings: { preset: 'unet-tiny', resolution: 16, frames: 1 } });
+      const video = await (await fetch(`${base}demo/demo.mp4`)).blob();
+      const outcome = await lab.sync.run(video, null, { steps: 1, maxSeconds: 0.2 }).then(
+        () => null,
+        (f: unknown) => f,
+      );
+      const t = performance.now();
+      void lab.training.stop(); // it stops after the step in flight; the browser closes after this test
+      return { state: status.state, outcome, ms: performance.now() - t };
+    }, h.url);
+    expect(r.state).toBe('running');
+    expect(r.outcome).toMatchObject({ code: 'sync-state', message: 'A training run is using the GPU.' });
+    expect(r.outcome.action).toMatch(/Pause or stop the training run/);
   });
 });
