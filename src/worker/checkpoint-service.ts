@@ -114,7 +114,14 @@ export class CheckpointService implements CheckpointApi {
     if (write) cur.savedStep = step;
   }
 
-  /** Sees every event the training service emits: a run that failed on the GPU gets a resume offer. */
+  /** A stop asked for while paused ran no step after it: the steps since the last save are saved here. */
+  async beforeStop(session: TrainingSession): Promise<void> {
+    const cur = this.current;
+    if (!cur || cur.run !== session.run || session.run.trainer.step <= cur.savedStep) return;
+    await this.startSave(cur, { auto: true });
+  }
+
+    /** Sees every event the training service emits: a run that failed on the GPU gets a resume offer. */
   onTrainingEvent(e: EngineEvent): void {
     if (e.type !== 'train-progress' || e.status.state !== 'failed' || !e.status.failure) return;
     const reason = e.status.failure;

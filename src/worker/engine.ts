@@ -50,6 +50,7 @@ export class Engine implements LabEngine {
       this.checkpoints.onTrainingEvent(e);
     },
     afterStep: (session, result) => this.checkpoints.afterStep(session, result),
+    beforeStop: (session) => this.checkpoints.beforeStop(session),
     beforeStart: (run, datasetId) => this.checkpoints.beforeStart(run, datasetId),
     datasetClips: (datasetId, frames) => this.datasets.trainingClips(datasetId, frames),
     vae: () => this.datasets.vaeModel(),

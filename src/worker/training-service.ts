@@ -40,6 +40,7 @@ export interface TrainingHost {
   datasetClips?: (datasetId: string, frames: number) => Promise<ClipLatents[]>;
   /** Hooks for the session (validation, autosave). */
   afterStep?: SessionOptions['afterStep'];
+  beforeStop?: SessionOptions['beforeStop'];
   /** Runs on a new run before its first step (a checkpoint restore, imported weights); a throw refuses the start. */
   beforeStart?: (run: UnetTraining, datasetId: string | null) => Promise<void>;
   /**
@@ -139,6 +140,7 @@ export class TrainingService implements TrainingApi {
         data,
         plannedPeak: plan.peak,
         afterStep: this.host.afterStep,
+        beforeStop: this.host.beforeStop,
         validator,
       });
       this.configured = config;

@@ -42,6 +42,8 @@ export interface SessionOptions {
   plannedPeak: number | null;
   /** Runs after each step (after a scheduled validation), inside the step's memory window (autosave hooks in here). */
   afterStep?: (session: TrainingSession, result: StepResult) => Promise<void>;
+  /** Runs once a stop is asked for, before the run's memory is released (a paused run's last save hooks in here). */
+  beforeStop?: (session: TrainingSession) => Promise<void>;
   /** Validates every run.config.validateEvery steps and on validate(); without it, validate() is refused. */
   validator?: SessionValidator;
   /** Hands the event loop back between steps (a macrotask by default). */
@@ -206,6 +208,7 @@ export class TrainingSession {
       }
       // Asked for during the last step: the model is still here.
       if (!this.stopRequested && this.requests.length) await this.serveRequests();
+      if (this.stopRequested && this.opts.beforeStop) await this.opts.beforeStop(this);
       this.end(this.stopRequested ? 'stopped' : 'done');
     } catch (e) {
       this.failure = this.opts.toFailure(e);

@@ -2,7 +2,8 @@
 // without stopping training or touching earlier checkpoints, a device destroyed in the middle of a step
 // while a checkpoint is still being written (the run stops cleanly, the write finishes, a new device comes
 // up and the last checkpoint is offered), the resumed run giving the uninterrupted run's losses, and a run
-// that runs out of GPU memory mid-step (the budget) stopping with the same offer.
+// that runs out of GPU memory mid-step (the budget) stopping with the same offer, and a paused run whose
+// stop saves the steps since the last autosave.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeGpu } from '../../src/gpu/node-gpu.ts';
 import type { GpuRuntime } from '../../src/gpu/runtime.ts';
@@ -178,5 +179,21 @@ describe('engine.checkpoints (Engine on Dawn, unet-tiny)', { timeout: 900_000 },
     expect(pinned.pinned).toBe(true);
     await engine.checkpoints.delete(first.id);
     expect((await engine.checkpoints.list()).map((c) => c.id)).not.toContain(first.id);
+  });
+
+  it('stopping a paused run saves the steps since the last autosave before its memory goes', async () => {
+    await engine.checkpoints.setAutosave({ everySteps: 1000, everyMinutes: null, keepLast: 2 });
+    const before = new Set((await engine.checkpoints.list()).map((c) => c.id));
+    await engine.training.start({ steps: 50, settings: TINY });
+    await until(() => of('train-progress').some((e) => e.status.state === 'running' && e.status.step >= 1), 'a first step');
+    const paused = await engine.training.pause();
+    expect(paused.state).toBe('paused');
+    expect((await engine.checkpoints.list()).filter((c) => !before.has(c.id))).toEqual([]);
+    await engine.training.stop();
+    await until(() => of('checkpoint-saved').some((e) => !before.has(e.checkpoint.id)), 'the save on stop');
+    const saved = (await engine.checkpoints.list()).filter((c) => !before.has(c.id));
+    expect(saved).toHaveLength(1);
+    expect(saved[0]).toMatchObject({ step: paused.step, auto: true, lossCount: paused.step });
+    await (await store.open(saved[0].id)).verify();
   });
 });
