@@ -14,7 +14,7 @@ import { VideoFileWriter } from '../media/video-file-writer.ts';
 import { describeMismatch, StateDictMismatchError } from '../nn/state-dict.ts';
 import type { AudioFeatureConfig } from '../store/dataset-store.ts';
 import type { TokenWindow } from '../data/audio-tokens.ts';
-import { openWeights, type WeightsBlob } from '../train/checkpoint-export.ts';
+import { openWeights } from '../train/checkpoint-export.ts';
 import type { DemoManifest } from '../data/vae-weights.ts';
 import { SyncCancelledError, SYNC_FPS, type SyncModels } from '../sync/api.ts';
 import { DEFAULT_SYNC_AUDIO, syncAudio } from '../sync/audio.ts';
