@@ -85,6 +85,10 @@ export function renderTrainStep(files: TrainStepFile[]): string {
     '- The peak ratio compares like with like: ours held / TF.js allocated (each library\'s whole footprint, pools included),',
     '  and ours live / TF.js used. Target (issue 11): peak training memory at or below 0.6x TF.js.',
     '',
+    'Timing: ours first, then TF.js, each after its own warm-up (not interleaved). The load column is the 1-minute load average when',
+    'the run started; on a shared 2-core machine the samples spread widely (the spread column: (max - min) / median), so the speed',
+    'ratio is rough; the memory numbers do not depend on load.',
+    '',
     '**jax-js (0.1.25): not run.** It has every piece the step needs (lax.conv with strides and padding, nn.gelu in the erf form,',
     'nn.silu, softmax, valueAndGrad over a parameter tree, concatenate, repeat for the nearest upsample), so it could express it. What',
     'it costs: jax-js arrays are reference counted and every call consumes its arguments, so each array used twice needs `.ref`',
@@ -129,7 +133,7 @@ export function renderTrainStep(files: TrainStepFile[]): string {
     );
     const cats = Object.entries(m.peakByCategory).filter(([, b]) => b > 0);
     out.push(`Our peak by category (each category's own peak, MiB): ${cats.map(([k2, b]) => `${k2} ${MiB(b)}`).join(', ')}.`, '');
-    if (f.analysis?.length) out.push('### Why, and what would close the gap', '', ...f.analysis.map((a) => `- ${a}`), '');
+    if (f.analysis?.length) out.push('### Why, and what would move the ratios', '', ...f.analysis.map((a) => `- ${a}`), '');
   }
   return out.join('\n');
 }
@@ -153,9 +157,9 @@ export function analyseTrainStep(f: TrainStepPageResult): string[] {
     out.push(
       `Both hold the training state: weights, gradients and AdamW's two moments, ${MiB(state)} MiB (ours ${MiB(oursState)} MiB by category). ` +
         `Above it, TF.js peaks at ${MiB(tfAbove)} MiB in used buffers, ours at ${MiB(oursAbove)} MiB live (activations, workspace, data, staging): ` +
-        `${fmt.ratio(tfAbove / Math.max(oursAbove, 1))} more. TF.js's tape keeps the output of every kernel of the forward (each elementwise step of ` +
-        `GroupNorm, LayerNorm, GEGLU and softmax is its own tensor) until tf.variableGrads returns, and every intermediate gradient until the ` +
-        `backward's tidy closes; our tape frees each saved tensor as soon as backward has used it, and our fused group-norm, layer-norm, ` +
+        `${fmt.ratio(tfAbove / Math.max(oursAbove, 1))} more. TF.js's forward is one tidy: every intermediate (each elementwise step of GroupNorm, ` +
+        `LayerNorm, GEGLU and softmax is its own tensor) lives until the whole forward returns, those its kernels saved for their gradients ` +
+        `until tf.variableGrads returns, and every intermediate gradient until the backward's tidy closes; our tape frees each saved tensor as soon as backward has used it, and our fused group-norm, layer-norm, ` +
         `attention and GEGLU kernels save only their inputs and statistics.`,
     );
     out.push(
