@@ -1,7 +1,7 @@
 import type { Remote } from 'comlink';
 import * as Comlink from 'comlink';
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
-import { failure, type EngineFailure, type LabEngine, type SyncApi, type SyncModelInfo, type SyncRunProgress, type SyncRunResult } from '../worker/api.ts';
+import { failure, type ClipProbe, type DatasetApi, type EngineFailure, type FaceBox, type LabEngine, type SyncApi, type SyncModelInfo, type SyncRunProgress, type SyncRunResult } from '../worker/api.ts';
 import { DEMO_CLIP_URL, DEMO_MODELS_URL } from './clips-controller.ts';
 import { asFailure } from './engine-client.ts';
 
@@ -11,10 +11,12 @@ export interface SyncSettings {
   seed: number;
   /** Only the first this many seconds of the audio; null for all of it. */
   maxSeconds: number | null;
+  /** The face box in the video's display pixels; null for the centred largest square. */
+  box: FaceBox | null;
 }
 
 /** LatentSync's inference defaults. */
-export const DEFAULT_SYNC_SETTINGS: SyncSettings = { steps: 20, guidance: 1.5, seed: 1247, maxSeconds: null };
+export const DEFAULT_SYNC_SETTINGS: SyncSettings = { steps: 20, guidance: 1.5, seed: 1247, maxSeconds: null, box: null };
 
 export type SyncBusy = 'models' | 'clip' | 'run' | null;
 
@@ -22,6 +24,8 @@ export type SyncBusy = 'models' | 'clip' | 'run' | null;
 export interface SyncPick {
   blob: Blob;
   name: string;
+  /** What the file holds (size, duration, audio), once read; null while reading or when it cannot be read. */
+  probe?: ClipProbe | null;
 }
 
 /**
@@ -42,6 +46,7 @@ export class SyncController implements ReactiveController {
   /** Bumped on every change, so a panel given this controller re-renders. */
   version = 0;
   private api: Remote<SyncApi> | null = null;
+  private datasets: Remote<DatasetApi> | null = null;
 
   constructor(private readonly host: ReactiveControllerHost) {
     host.addController(this);
@@ -60,6 +65,7 @@ export class SyncController implements ReactiveController {
   async connect(engine: Remote<LabEngine>): Promise<void> {
     // Comlink reaches nested objects by path; its types do not follow non-function members.
     this.api = engine.sync as unknown as Remote<SyncApi>;
+    this.datasets = engine.datasets as unknown as Remote<DatasetApi>;
     try {
       this.models = await this.api.models();
     } catch (e) {
@@ -78,8 +84,27 @@ export class SyncController implements ReactiveController {
   });
 
   pickVideo(file: File | null): void {
-    this.video = file ? { blob: file, name: file.name } : null;
+    this.setVideo(file ? { blob: file, name: file.name } : null);
+  }
+
+  /** A new video: its size and length are read (for the face box), and a box of the last video is dropped. */
+  private setVideo(pick: SyncPick | null): void {
+    this.video = pick;
+    this.settings = { ...this.settings, box: null };
     this.changed();
+    if (!pick || !this.datasets) return;
+    this.datasets.probe(pick.blob, pick.name).then(
+      (probe) => {
+        if (this.video === pick) pick.probe = probe;
+        this.changed();
+      },
+      (e: unknown) => {
+        if (this.video !== pick) return;
+        pick.probe = null;
+        this.error = asFailure(e);
+        this.changed();
+      },
+    );
   }
 
   pickAudio(file: File | null): void {
@@ -90,7 +115,7 @@ export class SyncController implements ReactiveController {
   useDemoClip = () => this.act('clip', async () => {
     const r = await fetch(new URL(DEMO_CLIP_URL, document.baseURI));
     if (!r.ok) throw failure('bad-clip', `The demo clip is not on this server (HTTP ${r.status}).`, 'Pick a video file instead.');
-    this.video = { blob: await r.blob(), name: 'demo.mp4' };
+    this.setVideo({ blob: await r.blob(), name: 'demo.mp4' });
   });
 
   change(settings: Partial<SyncSettings>): void {
@@ -101,7 +126,7 @@ export class SyncController implements ReactiveController {
   run = () => this.act('run', async (api) => {
     const video = this.video;
     if (!video) return;
-    const { steps, guidance, seed, maxSeconds } = this.settings;
+    const { steps, guidance, seed, maxSeconds, box } = this.settings;
     this.progress = { stage: 'open', frame: 0, frames: 0, chunk: 0, chunks: 0, etaSeconds: null, peakBytes: 0 };
     if (this.result) URL.revokeObjectURL(this.result.url);
     this.result = null;
@@ -109,7 +134,7 @@ export class SyncController implements ReactiveController {
       const result = await api.run(
         video.blob,
         this.audio?.blob ?? null,
-        { steps, guidance, seed, ...(maxSeconds ? { maxSeconds } : {}), videoName: video.name, ...(this.audio ? { audioName: this.audio.name } : {}) },
+        { steps, guidance, seed, ...(maxSeconds ? { maxSeconds } : {}), ...(box ? { box } : {}), videoName: video.name, ...(this.audio ? { audioName: this.audio.name } : {}) },
         Comlink.proxy((p: SyncRunProgress) => {
           this.progress = p;
           this.changed();

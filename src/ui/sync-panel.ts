@@ -98,6 +98,9 @@ export class SyncPanel extends LitElement {
         font-size: 13px;
         overflow-wrap: anywhere;
       }
+      .help {
+        font-size: 12px;
+      }
       button[aria-disabled='true'] {
         opacity: 0.5;
         cursor: not-allowed;
@@ -200,7 +203,8 @@ export class SyncPanel extends LitElement {
       <legend>Video and audio</legend>
       <label>Video of a face (MP4, MOV, WebM, MKV)<input type="file" accept="video/*,.mp4,.mov,.webm,.mkv" data-testid="sync-video-file" @change=${(e: Event) => c.pickVideo(fileOf(e))} /></label>
       <div class="row">${this.button('Use the demo clip', () => c.useDemoClip(), off, 'sync-demo-clip')}</div>
-      <p class="picked" data-testid="sync-video">${c.video ? html`Video: <strong>${c.video.name}</strong>` : html`<span class="muted">No video picked.</span>`}</p>
+      <p class="picked" data-testid="sync-video">${c.video ? html`Video: <strong>${c.video.name}</strong>${this.describeVideo()}` : html`<span class="muted">No video picked.</span>`}</p>
+      ${this.renderBox()}
       <label>Audio to sync to (optional; the video's own sound otherwise)<input type="file" accept="audio/*,video/*,.wav,.mp3,.m4a,.opus,.ogg" data-testid="sync-audio-file" @change=${(e: Event) => c.pickAudio(fileOf(e))} /></label>
       <p class="picked" data-testid="sync-audio">
         ${c.audio
@@ -209,6 +213,53 @@ export class SyncPanel extends LitElement {
       </p>
     </fieldset>`;
   }
+
+  /** Size, length and sound of the picked video, once the engine has read it. */
+  private describeVideo() {
+    const p = this.ctl!.video?.probe;
+    if (p === undefined) return ' (reading…)';
+    if (p === null) return null;
+    const v = p.video;
+    const sound = p.audio ? `with ${CODECS[p.audio.codec ?? ''] ?? p.audio.codec ?? 'its'} audio` : 'no audio track: pick an audio file';
+    return ` (${v.displayWidth}x${v.displayHeight}, ${(p.durationUs / 1e6).toFixed(2)} s, ${sound})`;
+  }
+
+  /** The face box as three numbers (keyboard friendly); empty: the centred largest square, shown as placeholders. */
+  private renderBox() {
+    const c = this.ctl!;
+    const v = c.video?.probe?.video;
+    const side = v ? Math.min(v.displayWidth, v.displayHeight) : null;
+    const centred = v && side ? { x: Math.floor((v.displayWidth - side) / 2), y: Math.floor((v.displayHeight - side) / 2), size: side } : null;
+    const box = c.settings.box;
+    const field = (key: 'x' | 'y' | 'size', label: string) => html`<label
+      >${label}
+      <input
+        type="number"
+        min=${key === 'size' ? 16 : 0}
+        step="1"
+        class="box-${key}"
+        data-testid="sync-box-${key}"
+        .value=${box ? String(box[key]) : ''}
+        placeholder=${centred ? String(centred[key]) : ''}
+        @change=${this.changeBox}
+    /></label>`;
+    return html`<div role="group" aria-labelledby="sync-box-h" aria-describedby="sync-box-help">
+      <span id="sync-box-h" class="picked">Face box (pixels)</span>
+      <div class="settings">${field('x', 'x')} ${field('y', 'y')} ${field('size', 'size')}</div>
+      <span id="sync-box-help" class="muted help">A square over the face; the mouth is in its lower half. Empty: the centred largest square.</span>
+    </div>`;
+  }
+
+  private changeBox = () => {
+    const read = (key: string) => (this.renderRoot.querySelector(`input.box-${key}`) as HTMLInputElement | null)?.value.trim() ?? '';
+    const raw = ['x', 'y', 'size'].map(read);
+    if (raw.every((r) => r === '')) this.ctl!.change({ box: null });
+    else if (raw.every((r) => r !== '' && Number.isInteger(Number(r)))) {
+      const [x, y, size] = raw.map(Number) as [number, number, number];
+      this.ctl!.change({ box: { x, y, size } });
+    }
+    // a box half filled in waits for the rest
+  };
 
   private renderSettings() {
     const s = this.ctl!.settings;

@@ -176,11 +176,17 @@ describe('the Lip sync panel in the app', () => {
     await press('sync-load-files');
     await app.getByText(/Loaded: UNet unet-tiny/).waitFor();
     await press('sync-demo-clip');
-    await app.getByText('Video: demo.mp4').waitFor();
-    for (const [id, v] of [['sync-steps', '1'], ['sync-guidance', '1'], ['sync-maxSeconds', '0.2']] as const) {
+    await app.getByText('Video: demo.mp4 (256x256, 7.52 s, with AAC audio)').waitFor();
+    for (const [id, v] of [['sync-steps', '1'], ['sync-guidance', '1'], ['sync-maxSeconds', '0.2'], ['sync-box-x', '100'], ['sync-box-y', '0'], ['sync-box-size', '256']] as const) {
       await app.getByTestId(id).fill(v);
       await app.keyboard.press('Tab');
     }
+    // a face box that leaves the frame is refused with what to do, before any GPU work
+    await press('sync-run');
+    await app.getByTestId('sync-error').waitFor();
+    expect(await text('sync-error')).toMatch(/not a square inside the 256x256 video.*at most 256 px/);
+    await app.getByTestId('sync-box-x').fill('0');
+    await app.keyboard.press('Tab');
     expect(await app.getByTestId('sync-run').getAttribute('aria-disabled')).toBe('false');
     await press('sync-run');
     await app.getByTestId('sync-progress').waitFor();
