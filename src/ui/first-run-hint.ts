@@ -39,6 +39,7 @@ export class FirstRunHint extends LitElement {
         margin: 0;
       }
       .buttons {
+        flex: none;
         display: flex;
         gap: 8px;
         flex-wrap: wrap;

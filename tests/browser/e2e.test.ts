@@ -162,6 +162,8 @@ describe('end to end: demo clip -> dataset -> train -> reload -> resume -> valid
     await page.getByLabel('Autosave every N steps').press('Enter');
     await page.fill('#run-steps', String(STEPS));
     await page.press('#run-steps', 'Enter');
+    // Start is offered once the planner's verdict on these settings is in.
+    await expect.poll(() => attr(page, 'run-primary', 'aria-disabled'), { timeout: 120_000 }).toBe('false');
     await page.getByTestId('run-primary').click();
     await runState(page, 'running');
     expect(await text(page, 'run-data')).toMatch(/^Data: 1 clips? of dataset /);
@@ -245,11 +247,21 @@ describe('end to end: demo clip -> dataset -> train -> reload -> resume -> valid
     expect(await text(page, 'ck-imported')).not.toMatch(/skipped/);
     await shot(page, '8-imported');
     // The training view with the clips and validation panels, as docs/screenshot.png shows it.
-    const box = async (sel: string) => (await page.locator(sel).first().boundingBox())!;
-    const top = (await box('train-settings')).y - 16;
-    const bottom = Math.max(...(await Promise.all(['clips-panel', 'validation-gallery'].map(async (s) => (await box(s)).y + (await box(s)).height)))) + 16;
+    const { top, bottom } = await page.evaluate(() => {
+      const app = document.querySelector('lab-app')!.shadowRoot!;
+      const rect = (sel: string) => app.querySelector(sel)!.getBoundingClientRect();
+      return { top: rect('train-settings').top + scrollY - 16, bottom: Math.max(rect('clips-panel').bottom, rect('validation-gallery').bottom) + scrollY + 16 };
+    });
     await page.screenshot({ path: join(SHOTS, 'e2e-training-view.png'), fullPage: true, clip: { x: 0, y: top, width: 1280, height: bottom - top } });
     expect(pageErrors).toEqual([]);
     stage('import it back');
+  });
+
+  it('fits a narrow window with the clips panel, without sideways scrolling', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBe(0);
+    await page.getByTestId('clips').screenshot({ path: join(SHOTS, 'e2e-clips-narrow-390.png') });
+    await page.setViewportSize({ width: 1280, height: 800 });
   });
 });
