@@ -100,11 +100,19 @@ describe('end to end: demo clip -> dataset -> train -> reload -> resume -> valid
     await browser?.close();
   });
 
-  it('the first-run hint offers the demo clip; it is probed with a centred face box and the mask drawn', async () => {
+  it('refuses a broken file saying what to do; the first-run hint loads the demo clip, probed with a centred face box and the mask drawn', async () => {
     await page.getByText('First time here?').waitFor();
     // A new dataset is proposed at the demo models' resolution.
     if (manifest) await expect.poll(() => page.inputValue('[data-testid=clips-resolution]')).toBe(String(RES));
     await page.selectOption('[data-testid=clips-resolution]', String(RES));
+    // A file that is no video is refused beside its name, saying what to do.
+    const broken = join(SHOTS, 'e2e-broken.mp4');
+    writeFileSync(broken, Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 131 + 7) % 256)));
+    await page.getByTestId('clips-file').setInputFiles(broken);
+    await page.locator('[data-testid=clips-pending][data-state=failed]').waitFor();
+    expect(await text(page, 'clips-pending-error')).toMatch(/^e2e-broken\.mp4 is not a video file this app can read \(4096 bytes; .*\)\. Drop an MP4, MOV, WebM or MKV video\./);
+    await page.getByRole('button', { name: 'Dismiss', exact: true }).click();
+    expect(await page.getByTestId('clips-pending').count()).toBe(0);
     await page.getByTestId('hint-demo').click();
     await page.locator('[data-testid=clips-pending][data-state=ready]').waitFor();
     expect(await text(page, 'clips-probe')).toBe('256×256, 25.00 fps, 7.52 s, avc + aac');
