@@ -272,4 +272,11 @@ describe('end to end: demo clip -> dataset -> train -> reload -> resume -> valid
     await page.getByTestId('clips').screenshot({ path: join(SHOTS, 'e2e-clips-narrow-390.png') });
     await page.setViewportSize({ width: 1280, height: 800 });
   });
+
+  it('removes the clip: the dataset is empty and its storage is given back', async () => {
+    expect(await num(page, 'clips-storage', 'data-bytes')).toBeGreaterThan(0);
+    await page.getByRole('button', { name: 'Remove demo.mp4' }).click();
+    await page.getByTestId('clips-empty').waitFor();
+    await expect.poll(() => num(page, 'clips-storage', 'data-bytes')).toBe(0);
+  });
 });
