@@ -131,7 +131,11 @@ export async function checkDemoUnet(rt: GpuRuntime, clip: DemoClip, STEPS = 20, 
   const openGt = mean(loud.map((f) => gtDark[f]!)), closedGt = mean(silent.map((f) => gtDark[f]!));
   console.log(`check: loud vs silent audio on ${PAIRS} frames (${STEPS} DDIM steps, guidance ${GUIDANCE}, ${(msChunk / 1000).toFixed(1)} s a chunk): darkness ${mean(dl).toFixed(4)} vs ${mean(ds).toFixed(4)}; loud darker in ${darker}/${PAIRS}; the clip's own open / closed frames: ${openGt.toFixed(4)} / ${closedGt.toFixed(4)}`);
 
+  // follows the audio: loud darker in nearly every frame, by a tenth of the clip's own open-closed gap
+  const followsAudio = darker >= PAIRS - 1 && mean(dl) - mean(ds) > 0.1 * (openGt - closedGt);
+  console.log(`check: the mouth ${followsAudio ? 'follows' : 'does NOT follow'} the audio`);
   const result: Record<string, unknown> = {
+    followsAudio,
     ddimSteps: STEPS,
     guidance: GUIDANCE,
     measure: 'mouth darkness = 1 - mean luma (0..1) over mouth_box scaled to the crop',

@@ -60,6 +60,8 @@ export interface DemoManifest {
     finalLoss: number;
     loss: LossSummary;
     secondsPerStep: number;
+    /** Where a resumed run took over from the file (its optimizer state started afresh). */
+    resumedAt?: number;
     check?: Record<string, unknown>;
   };
 }

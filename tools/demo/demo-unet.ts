@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { GpuRuntime } from '../../src/gpu/runtime.ts';
 import { loadStateDict } from '../../src/nn/state-dict.ts';
 import { UNet3DConditionModel } from '../../src/nn/unet/unet-3d-condition.ts';
-import { openWeights } from '../../src/train/checkpoint-export.ts';
+import { importWeights, openWeights } from '../../src/train/checkpoint-export.ts';
 import { DEFAULT_TRAIN, type TrainConfig } from '../../src/train/config.ts';
 import { UnetTraining } from '../../src/train/unet-training.ts';
 import type { DemoClip } from './demo-clip.ts';
@@ -35,15 +35,24 @@ export function demoUnetConfig(resolution: number, tokens: number, dim: number):
   };
 }
 
-export async function trainDemoUnet(rt: GpuRuntime, clip: DemoClip, steps: number): Promise<void> {
+/**
+ * Trains `steps` steps. With `resume`, starts from the committed file's weights and step count (the optimizer
+ * state starts afresh, and the data stream is seeded with seed + that step, so it does not replay the first run's).
+ */
+export async function trainDemoUnet(rt: GpuRuntime, clip: DemoClip, steps: number, resume = false): Promise<void> {
   const vae = await loadDemoVae(rt);
   const latents = await demoClipLatents(rt, vae, clip);
   vae.dispose();
   const [tokens, dim] = latents.audioShape;
-  const config = demoUnetConfig(clip.config.resolution, tokens, dim);
+  const previous = resume ? await openWeights(readFileSync(UNET_FILE)) : null;
+  const before = previous ? Number(previous.metadata.step) : 0;
+  const base = demoUnetConfig(clip.config.resolution, tokens, dim);
+  const config = { ...base, seed: base.seed + before };
   const run = await UnetTraining.create(rt, config, [latents]);
-  console.log(`unet: ${UNET_PRESET} at ${config.resolution} px (latents [${latents.shape}]), ${config.frames} frames x batch ${config.batch}, audio [${tokens}, ${dim}] -> ${run.model.config.cross_attention_dim}`);
-  const losses: number[] = [];
+  if (previous) await importWeights(run, previous);
+  console.log(`unet: ${UNET_PRESET} at ${config.resolution} px (latents [${latents.shape}]), ${config.frames} frames x batch ${config.batch}, audio [${tokens}, ${dim}] -> ${run.model.config.cross_attention_dim}${previous ? `, resumed at step ${before}` : ''}`);
+  const losses: number[] = previous ? [...(readManifest()?.unet?.loss.curve ?? [])] : [];
+  if (losses.length !== before) throw new Error(`the manifest's UNet loss curve has ${losses.length} steps, the file ${before}: retrain from scratch`);
   const t0 = performance.now();
   const save = async (done: number) => {
     const written = await writeWeights(UNET_FILE, run.model, {
@@ -73,7 +82,8 @@ export async function trainDemoUnet(rt: GpuRuntime, clip: DemoClip, steps: numbe
       lr: LR,
       finalLoss: Number(lossSummary(losses).last10.toPrecision(4)),
       loss: lossSummary(losses),
-      secondsPerStep: Number(((performance.now() - t0) / 1000 / done).toFixed(2)),
+      secondsPerStep: Number(((performance.now() - t0) / 1000 / (done - before)).toFixed(2)),
+      ...(before ? { resumedAt: before } : {}),
       check: manifest.unet?.stepsTrained === done ? manifest.unet.check : undefined,
     };
     writeManifest(manifest);
@@ -85,9 +95,9 @@ export async function trainDemoUnet(rt: GpuRuntime, clip: DemoClip, steps: numbe
     if (i % 10 === 0 || i === steps - 1) {
       const s = (performance.now() - t0) / 1000 / (i + 1);
       const recent = losses.slice(-10);
-      console.log(`unet step ${String(i + 1).padStart(4)}/${steps}  loss ${r.loss.toFixed(4)} (mean of last ${recent.length} ${(recent.reduce((a, b) => a + b, 0) / recent.length).toFixed(4)})  ${s.toFixed(2)} s/step`);
+      console.log(`unet step ${String(before + i + 1).padStart(4)}/${before + steps}  loss ${r.loss.toFixed(4)} (mean of last ${recent.length} ${(recent.reduce((a, b) => a + b, 0) / recent.length).toFixed(4)})  ${s.toFixed(2)} s/step`);
     }
-    if ((i + 1) % SAVE_EVERY === 0 || i === steps - 1) await save(i + 1);
+    if ((i + 1) % SAVE_EVERY === 0 || i === steps - 1) await save(before + i + 1);
   }
   const l = lossSummary(losses);
   console.log(`unet: ${steps} steps, loss ${l.first10.toFixed(4)} -> ${l.last10.toFixed(4)}`);

@@ -3,9 +3,12 @@
 //   demo-unet.safetensors  unet-tiny trained on that VAE's latents of the clip, conditioned on the clip's log-mel audio
 //   demo-models.json       the manifest: presets, files, resolution, audio config, crop box, mask, steps, losses
 //
-// Regenerate both (about an hour on SwiftShader's 2 CPU cores; seeded, so a rerun writes the same weights):
+// Run (about an hour on SwiftShader's 2 CPU cores; seeded, so the same commands write the same weights):
 //   nice -n 10 node --no-warnings --import tsx --import ./tools/register-hooks.mjs tools/demo/train-demo-models.ts
-// Stages: --stage vae | unet | check | all (default all). `unet` and `check` read the committed VAE / UNet.
+// The committed files came from the four commands in public/demo/README.md: vae (160 steps), unet (200 steps),
+// unet --resume (150 more), check.
+// Stages: --stage vae | unet | check | all (default all). `unet` and `check` read the committed VAE / UNet;
+// `--stage unet --resume` continues the committed UNet for --unet-steps more.
 // Options: --resolution 16 --vae-steps N --unet-steps N --ddim-steps N (the check's sampler) --reversed-frames N (the check's new-audio part; defaults in demo-files.ts).
 import { parseArgs } from 'node:util';
 import { acquireNodeDevice } from '../../src/gpu/node-gpu.ts';
@@ -24,6 +27,7 @@ const { values } = parseArgs({
     'unet-steps': { type: 'string', default: String(DEFAULTS.unetSteps) },
     'ddim-steps': { type: 'string', default: '20' },
     'reversed-frames': { type: 'string', default: '0' },
+    resume: { type: 'boolean', default: false },
   },
 });
 const stage = values.stage!;
@@ -35,6 +39,6 @@ const rt = GpuRuntime.forDevice(await acquireNodeDevice());
 const clip = await withFeatures(loadDemoClip(resolution, 2));
 console.log(`demo clip: ${clip.frames} frames at ${resolution} px, crop box ${JSON.stringify(clip.box)}, log-mel [${clip.featureShape}]`);
 if (stage === 'all' || stage === 'vae') await trainDemoVae(rt, clip, Number(values['vae-steps']));
-if (stage === 'all' || stage === 'unet') await trainDemoUnet(rt, clip, Number(values['unet-steps']));
+if (stage === 'all' || stage === 'unet') await trainDemoUnet(rt, clip, Number(values['unet-steps']), values.resume);
 if (stage === 'all' || stage === 'check') await checkDemoUnet(rt, clip, Number(values['ddim-steps']), Number(values['reversed-frames']));
 rt.destroy();
