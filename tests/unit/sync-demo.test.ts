@@ -30,9 +30,17 @@ const hasFfmpeg = (() => {
     return false;
   }
 })();
-const manifestUnet = existsSync(MANIFEST) && !!(JSON.parse(readFileSync(MANIFEST, 'utf8')) as { unet?: unknown }).unet;
-const hasDemoUnet = existsSync(UNET) && manifestUnet;
-const skipReason = !hasFfmpeg ? 'ffmpeg is not installed' : !hasDemoUnet ? `${UNET} (and its entry in ${MANIFEST}) is not committed yet` : '';
+const manifestUnet = existsSync(MANIFEST) ? (JSON.parse(readFileSync(MANIFEST, 'utf8')) as { unet?: { check?: { followsAudio?: boolean } } }).unet : undefined;
+const hasDemoUnet = existsSync(UNET) && !!manifestUnet;
+// The trainer's own check (tools/demo/demo-check.ts, loud vs silent audio) records whether the checkpoint's mouth
+// responds to audio at all; a checkpoint that says it does not cannot show lip sync, whatever the engine does.
+const skipReason = !hasFfmpeg
+  ? 'ffmpeg is not installed'
+  : !hasDemoUnet
+    ? `${UNET} (and its entry in ${MANIFEST}) is not committed yet`
+    : manifestUnet?.check?.followsAudio === false
+      ? `the committed demo UNet does not follow audio yet (${MANIFEST}: unet.check.followsAudio false)`
+      : '';
 
 interface MouthJson {
   width: number;
