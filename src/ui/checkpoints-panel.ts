@@ -61,13 +61,6 @@ export class CheckpointsPanel extends LitElement {
         display: block;
         min-width: 0;
       }
-      header {
-        display: flex;
-        justify-content: space-between;
-        align-items: baseline;
-        gap: 4px 12px;
-        flex-wrap: wrap;
-      }
       .storage {
         font-size: 12px;
       }

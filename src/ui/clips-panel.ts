@@ -47,13 +47,6 @@ export class ClipsPanel extends LitElement {
       :host {
         display: block;
       }
-      header {
-        display: flex;
-        align-items: baseline;
-        justify-content: space-between;
-        gap: 8px;
-        flex-wrap: wrap;
-      }
       .storage {
         font-size: 12px;
       }

@@ -45,13 +45,6 @@ export class LossChart extends LitElement {
         display: block;
         min-width: 0;
       }
-      header {
-        display: flex;
-        justify-content: space-between;
-        align-items: baseline;
-        gap: 4px 12px;
-        flex-wrap: wrap;
-      }
       .summary {
         font-size: 12px;
       }

@@ -28,13 +28,6 @@ export class MemoryPanel extends LitElement {
       :host {
         display: block;
       }
-      header {
-        display: flex;
-        flex-wrap: wrap;
-        justify-content: space-between;
-        align-items: baseline;
-        gap: 0 12px;
-      }
       h2 {
         white-space: nowrap;
       }

@@ -56,13 +56,6 @@ export class RunPanel extends LitElement {
       :host {
         display: block;
       }
-      header {
-        display: flex;
-        justify-content: space-between;
-        align-items: baseline;
-        gap: 8px;
-        flex-wrap: wrap;
-      }
       .state {
         font-size: 13px;
         display: inline-flex;

@@ -56,6 +56,14 @@ export const panel = css`
     padding: 16px 18px;
     min-width: 0;
   }
+  /* a panel's title row: the title, then its readouts, wrapping in a narrow window */
+  header {
+    display: flex;
+    justify-content: space-between;
+    align-items: baseline;
+    gap: 4px 12px;
+    flex-wrap: wrap;
+  }
   h2 {
     font-size: 15px;
     font-weight: 600;

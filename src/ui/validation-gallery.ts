@@ -53,13 +53,6 @@ export class ValidationGallery extends LitElement {
       :host {
         display: block;
       }
-      header {
-        display: flex;
-        justify-content: space-between;
-        align-items: baseline;
-        gap: 8px;
-        flex-wrap: wrap;
-      }
       header h2 {
         margin-bottom: 8px;
       }
