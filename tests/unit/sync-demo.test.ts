@@ -14,6 +14,7 @@ import { Rng } from '../../src/diffusion/rng.ts';
 import { lipSync, syncAudio, type SyncFrameSource } from '../../src/sync/api.ts';
 import { loadSyncModels } from '../../src/sync/models.ts';
 import { testRuntime } from '../helpers/gpu.ts';
+import { pearson } from '../../tools/demo/demo-check.ts';
 
 const CLIP = 'public/demo/demo.mp4';
 const MOUTH = 'public/demo/demo-mouth.json';
@@ -99,18 +100,6 @@ function darkness(rgba: Uint8Array, width: number, box: MouthJson['mouth_box']):
   return s / (w * h);
 }
 
-function correlation(a: readonly number[], b: readonly number[]): number {
-  const n = a.length;
-  const ma = a.reduce((s, v) => s + v, 0) / n, mb = b.reduce((s, v) => s + v, 0) / n;
-  let sab = 0, saa = 0, sbb = 0;
-  for (let i = 0; i < n; i++) {
-    sab += (a[i]! - ma) * (b[i]! - mb);
-    saa += (a[i]! - ma) ** 2;
-    sbb += (b[i]! - mb) ** 2;
-  }
-  return sab / Math.sqrt(saa * sbb);
-}
-
 /** The 95th percentile of the correlations of `measured` with 200 seeded shuffles of `envelope`. */
 function shuffledBaseline(measured: number[], envelope: number[], seed = 11): number {
   const rng = new Rng(seed);
@@ -120,7 +109,7 @@ function shuffledBaseline(measured: number[], envelope: number[], seed = 11): nu
       const j = rng.int(i + 1);
       [s[i], s[j]] = [s[j]!, s[i]!];
     }
-    return correlation(measured, s);
+    return pearson(measured, s);
   });
   return percentile(rs, 95);
 }
@@ -131,9 +120,9 @@ describe.skipIf(!hasFfmpeg)('the demo clip, measured (no GPU)', () => {
     const { frames, audio } = loadClip(m);
     expect(frames.length).toBe(m.frame_count);
     // the envelope from the clip's own (AAC, resampled) audio follows the mouth_open it was drawn with
-    expect(correlation(mouthEnvelope(audio, frames.length), m.mouth_open)).toBeGreaterThan(0.95);
+    expect(pearson(mouthEnvelope(audio, frames.length), m.mouth_open)).toBeGreaterThan(0.95);
     // the dark area in the mouth box follows the drawn opening
-    expect(correlation(frames.map((f) => darkness(f, m.width, m.mouth_box)), m.mouth_open)).toBeGreaterThan(0.95);
+    expect(pearson(frames.map((f) => darkness(f, m.width, m.mouth_box)), m.mouth_open)).toBeGreaterThan(0.95);
   });
 });
 
@@ -166,10 +155,10 @@ describe('lip sync with the demo checkpoints follows new audio', { timeout: 3_60
       guidance: 1.5,
       seed: 3,
     });
-    const r = correlation(measured, envelope);
+    const r = pearson(measured, envelope);
     const baseline = shuffledBaseline(measured, envelope);
     // what the frames' own mouths (the reference frames) would give: the leak LatentSync's reference invites
-    const own = correlation(measured, m.mouth_open.slice(0, N));
+    const own = pearson(measured, m.mouth_open.slice(0, N));
     console.log(
       `demo sync to reversed speech: r = ${r.toFixed(3)} vs shuffled p95 ${baseline.toFixed(3)}; r with the video's own mouth ${own.toFixed(3)}; ` +
         `${N} frames in ${(result.ms / 1000).toFixed(0)} s (${(result.ms / N).toFixed(0)} ms a frame, 4 steps, CFG 1.5), peak ${result.peakBytes} B`,
