@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeGpu } from '../../src/gpu/node-gpu.ts';
 import type { GpuRuntime } from '../../src/gpu/runtime.ts';
 import { CheckpointStore, MemoryCheckpointBackend, type PartRecord } from '../../src/store/checkpoint-store.ts';
-import type { EngineEvent, EngineFailure, RunState, TrainSettings } from '../../src/worker/api.ts';
+import type { EngineEvent, RunState, TrainSettings } from '../../src/worker/api.ts';
 import { Engine } from '../../src/worker/engine.ts';
+import { rejection } from '../helpers/rejection.ts';
 
 const TINY: TrainSettings = { preset: 'unet-tiny', resolution: 32, frames: 1 };
 const STEPS = 4;
@@ -24,15 +25,6 @@ class TestBackend extends MemoryCheckpointBackend {
     if (this.full) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
     return super.putParts(id, parts);
   }
-}
-
-async function rejection(p: Promise<unknown>): Promise<EngineFailure> {
-  try {
-    await p;
-  } catch (e) {
-    return e as EngineFailure;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('engine.checkpoints (Engine on Dawn, unet-tiny)', { timeout: 900_000 }, () => {

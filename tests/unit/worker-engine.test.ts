@@ -3,6 +3,7 @@ import { nodeGpu } from '../../src/gpu/node-gpu.ts';
 import type { EngineEvent, EngineFailure, LedgerSnapshot } from '../../src/worker/api.ts';
 import { Engine } from '../../src/worker/engine.ts';
 import { throttle } from '../../src/worker/throttle.ts';
+import { rejection } from '../helpers/rejection.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -10,15 +11,6 @@ const MiB = 1024 * KiB;
 // staging buffer of 16 KiB each (4096 floats), freed into the pool afterwards.
 const ARENA = 64 * KiB;
 const SELFTEST = 3 * 16 * KiB;
-
-async function rejection(p: Promise<unknown>): Promise<EngineFailure> {
-  try {
-    await p;
-  } catch (e) {
-    return e as EngineFailure;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('Engine (the worker object) on Dawn', () => {
   const engine = new Engine({ gpu: nodeGpu, pushMs: 20 });

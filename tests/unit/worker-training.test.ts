@@ -1,21 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeGpu } from '../../src/gpu/node-gpu.ts';
-import type { EngineEvent, EngineFailure, LossPoint, MemorySample, RunState, TrainSettings } from '../../src/worker/api.ts';
+import type { EngineEvent, LossPoint, MemorySample, RunState, TrainSettings } from '../../src/worker/api.ts';
 import { Engine } from '../../src/worker/engine.ts';
+import { rejection } from '../helpers/rejection.ts';
 
 const MiB = 1024 * 1024;
 // The smallest run that still has every block type: unet-tiny at 16 px (8x8 latents through vae-tiny), one frame.
 const TINY: TrainSettings = { preset: 'unet-tiny', resolution: 16, frames: 1 };
 const STEPS = 3;
-
-async function rejection(p: Promise<unknown>): Promise<EngineFailure> {
-  try {
-    await p;
-  } catch (e) {
-    return e as EngineFailure;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('engine.training (Engine on Dawn, unet-tiny)', { timeout: 600_000 }, () => {
   const engine = new Engine({ gpu: nodeGpu, pushMs: 20 });

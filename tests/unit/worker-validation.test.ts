@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeGpu } from '../../src/gpu/node-gpu.ts';
-import type { EngineEvent, EngineFailure, RunState, TrainSettings } from '../../src/worker/api.ts';
+import type { EngineEvent, RunState, TrainSettings } from '../../src/worker/api.ts';
 import { Engine } from '../../src/worker/engine.ts';
 import { syntheticClips } from '../../src/train/synthetic-data.ts';
 import { TrainingService } from '../../src/worker/training-service.ts';
 import { metaRuntime } from '../helpers/gpu.ts';
 import { mouthBox, spreadIndices, validationFrames } from '../../src/worker/validation-frames.ts';
+import { rejection } from '../helpers/rejection.ts';
 
 const MiB = 1024 * 1024;
 const BUDGET = 256 * MiB;
@@ -13,15 +14,6 @@ const BUDGET = 256 * MiB;
 const TINY: TrainSettings = { preset: 'unet-tiny', resolution: 16, frames: 2, validateEvery: 2 };
 // Two DDIM steps keep validation quick on SwiftShader; the memory peak of one step is that of twenty.
 const SAMPLING = { steps: 2 };
-
-async function rejection(p: Promise<unknown>): Promise<EngineFailure> {
-  try {
-    await p;
-  } catch (e) {
-    return e as EngineFailure;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('validation frames for the gallery', () => {
   it('spreads frame indices, converts [-1, 1] to bytes and finds the mouth box of the mask', () => {
