@@ -3,13 +3,9 @@
 // Vite config and served with the clips beside it.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Page } from 'playwright-core';
-import { build, preview } from 'vite';
 import { ROOT } from '../../tools/serve.ts';
-import { launchChromium, type Browser } from './chromium.ts';
+import { openHarnessPage, type Harness } from './harness-server.ts';
 
 export const CLIPS_DIR = resolve(ROOT, 'test-results/clips');
 
@@ -56,46 +52,21 @@ export function ensureTestClips(): Manifest {
   return JSON.parse(readFileSync(manifest, 'utf8')) as Manifest;
 }
 
-export interface Harness {
-  browser: Browser;
-  page: Page;
-  /** Base URL of the served harness; clips are under clips/. */
-  url: string;
-  close(): Promise<void>;
-}
+export type { Harness };
 
 /** Builds the harness page, serves it with the clips and the demo, opens it in headless chromium. */
 export async function openHarness(): Promise<Harness> {
   ensureTestClips();
-  const outDir = await mkdtemp(join(tmpdir(), 'latent-lab-data-'));
-  await build({
-    root: ROOT,
-    logLevel: 'warn',
+  return openHarnessPage({
+    name: 'data',
+    pages: ['tests/browser/data-harness.html'],
     publicDir: false,
-    build: { outDir, emptyOutDir: true, sourcemap: false, rolldownOptions: { input: resolve(ROOT, 'tests/browser/data-harness.html') } },
-  });
-  mkdirSync(join(outDir, 'clips'));
-  for (const f of readdirSync(CLIPS_DIR)) copyFileSync(join(CLIPS_DIR, f), join(outDir, 'clips', f));
-  copyFileSync(resolve(ROOT, 'public/demo/demo.mp4'), join(outDir, 'clips', 'public-demo.mp4'));
-  const server = await preview({ root: ROOT, logLevel: 'warn', build: { outDir }, preview: { host: '127.0.0.1', port: 4273, strictPort: false, open: false } });
-  const url = server.resolvedUrls?.local[0];
-  if (!url) throw new Error('the preview server did not report its address');
-
-  const browser = await launchChromium();
-  const page = browser.page;
-  page.setDefaultTimeout(90_000);
-  page.on('console', (m) => m.type() === 'error' && console.log(`[page] ${m.text()}`));
-  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
-  await page.goto(`${url}tests/browser/data-harness.html`);
-  await page.waitForFunction(() => (window as unknown as { harnessReady?: boolean }).harnessReady === true);
-  return {
-    browser,
-    page,
-    url,
-    async close() {
-      await browser.close();
-      await server.close();
-      await rm(outDir, { recursive: true, force: true });
+    port: 4273,
+    timeoutMs: 90_000,
+    addFiles(outDir) {
+      mkdirSync(join(outDir, 'clips'));
+      for (const f of readdirSync(CLIPS_DIR)) copyFileSync(join(CLIPS_DIR, f), join(outDir, 'clips', f));
+      copyFileSync(resolve(ROOT, 'public/demo/demo.mp4'), join(outDir, 'clips', 'public-demo.mp4'));
     },
-  };
+  });
 }

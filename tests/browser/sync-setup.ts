@@ -3,15 +3,11 @@
 // (a video without sound, a WAV) served beside them, and headless chromium on the harness.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Page } from 'playwright-core';
-import { build, preview } from 'vite';
 import { writeSafetensors } from '../../src/io/safetensors.ts';
 import { getPreset, modelFromConfig } from '../../src/nn/presets.ts';
 import { ROOT } from '../../tools/serve.ts';
-import { launchChromium, type Browser } from './chromium.ts';
+import { openHarnessPage, type Harness } from './harness-server.ts';
 
 const INPUTS = resolve(ROOT, 'test-results/sync-inputs');
 
@@ -46,42 +42,19 @@ export function ensureRandomModels(): { unet: string; vae: string } {
   return out;
 }
 
-export interface SyncHarness {
-  browser: Browser;
-  page: Page;
-  /** Base URL of the served build: the app (index.html), demo/ and inputs/ are under it. */
-  url: string;
-  close(): Promise<void>;
-}
+/** The app (index.html), demo/ (public/) and inputs/ are under the harness's URL. */
+export type SyncHarness = Harness;
 
 export async function openSyncHarness(): Promise<SyncHarness> {
   ensureInputs();
-  const outDir = await mkdtemp(join(tmpdir(), 'latent-lab-sync-'));
-  await build({
-    root: ROOT,
-    logLevel: 'warn',
-    build: { outDir, emptyOutDir: true, sourcemap: false, rolldownOptions: { input: [resolve(ROOT, 'index.html'), resolve(ROOT, 'tests/browser/sync-harness.html')] } },
-  });
-  mkdirSync(join(outDir, 'inputs'));
-  for (const f of FILES) copyFileSync(join(INPUTS, f), join(outDir, 'inputs', f));
-  const server = await preview({ root: ROOT, logLevel: 'warn', build: { outDir }, preview: { host: '127.0.0.1', port: 4373, strictPort: false, open: false } });
-  const url = server.resolvedUrls?.local[0];
-  if (!url) throw new Error('the preview server did not report its address');
-  const browser = await launchChromium();
-  const page = browser.page;
-  page.setDefaultTimeout(120_000);
-  page.on('console', (m) => m.type() === 'error' && console.log(`[page] ${m.text()}`));
-  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
-  await page.goto(`${url}tests/browser/sync-harness.html`);
-  await page.waitForFunction(() => (window as unknown as { harnessReady?: boolean }).harnessReady === true);
-  return {
-    browser,
-    page,
-    url,
-    async close() {
-      await browser.close();
-      await server.close();
-      await rm(outDir, { recursive: true, force: true });
+  return openHarnessPage({
+    name: 'sync',
+    pages: ['index.html', 'tests/browser/sync-harness.html'],
+    port: 4373,
+    timeoutMs: 120_000,
+    addFiles(outDir) {
+      mkdirSync(join(outDir, 'inputs'));
+      for (const f of FILES) copyFileSync(join(INPUTS, f), join(outDir, 'inputs', f));
     },
-  };
+  });
 }
