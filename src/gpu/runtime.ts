@@ -37,6 +37,11 @@ export class GpuRuntime {
     ctx?.lost.then((e) => ledger.markLost(e));
   }
 
+  /** Bytes the runtime itself holds for as long as it lives (the uniform arena); a plan counts them too. */
+  get ownBytes(): number {
+    return this.uniformArena.bytes;
+  }
+
   static forDevice(ctx: GpuContext, ledgerOpts: LedgerOptions = {}): GpuRuntime {
     return new GpuRuntime(ctx, { ...ctx.report.limits }, new MemoryLedger(new GpuBackend(ctx.device), ledgerOpts));
   }

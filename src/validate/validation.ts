@@ -63,8 +63,13 @@ export async function validateUnet(run: UnetTraining, vae: AutoencoderKL, opts: 
         frames,
       };
       const noise = sharedNoise(rt, rng.normals(c * h * w), frames, [c, h, w]);
+      // ddimSample hands its result over (kept out of scopes): it is ours to free
       const out = ddimSample(run.model, run.schedule, cond, noise, { steps: opts.steps ?? 20, guidance: opts.guidance ?? 1.5 });
-      return keep(scale(out, 1 / sf));
+      try {
+        return keep(scale(out, 1 / sf));
+      } finally {
+        out.dispose();
+      }
     });
     let decode: TiledReport | null = null;
     const capBytes = opts.capBytes ?? ledger.budget - ledger.held;

@@ -116,11 +116,14 @@ export class TrainingService implements TrainingApi {
         throw failure('does-not-fit', `${describe(config)} does not fit the ${fmtBytes(budget)} that the budget leaves for training.`, fit.advice);
       }
       this.baseline = rt.ledger.snapshot().live;
+      // The ledger's peaks count what the engine holds outside the run (a VAE kept for the dataset, say): so
+      // do the planned peaks the run is compared with.
+      const outside = rt.ledger.budget - budget;
       const run = new UnetTraining(rt, config, clips);
       const validator = new RunValidator(run, {
         vae: this.host.vae,
         synthetic: data?.kind === 'synthetic',
-        plannedPeak: plan.phases.validation?.peak ?? null,
+        plannedPeak: plan.phases.validation ? plan.phases.validation.peak + outside : null,
         defaults: opts.validation,
       });
       try {
@@ -138,7 +141,7 @@ export class TrainingService implements TrainingApi {
         emit: (e) => this.host.emit(e),
         toFailure,
         data,
-        plannedPeak: plan.peak,
+        plannedPeak: plan.peak + outside,
         afterStep: this.host.afterStep,
         beforeStop: this.host.beforeStop,
         validator,
@@ -234,7 +237,8 @@ export class TrainingService implements TrainingApi {
    * are given back so they are not counted twice.
    */
   private available(rt: GpuRuntime, config: TrainConfig): number {
-    const outside = this.session && !this.session.isOver ? this.baseline : rt.ledger.snapshot().live;
+    // The runtime's own buffers are in every plan already.
+    const outside = (this.session && !this.session.isOver ? this.baseline : rt.ledger.snapshot().live) - rt.ownBytes;
     const vae = config.validateEvery > 0 ? RunValidator.hostBytes(this.host.vae?.(), rt) : 0;
     return rt.ledger.budget - outside + vae;
   }

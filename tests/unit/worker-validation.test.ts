@@ -189,6 +189,22 @@ describe('engine.training validation (Engine on Dawn, unet-tiny + seeded vae-tin
     expect((await engine.ledger()).live).toBeGreaterThanOrEqual(vaeBytes);
   });
 
+  it('a run without validation plans around the VAE the engine holds: its first step peaks where planned', async () => {
+    const { live, liveByCategory } = await engine.ledger();
+    // between runs the engine holds the VAE's weights and the runtime's uniform arena, nothing else
+    expect(live).toBe(liveByCategory.weights + liveByCategory.workspace);
+    const vaeBytes = liveByCategory.weights;
+    expect(vaeBytes).toBeGreaterThan(0);
+    const settings = { ...TINY, validateEvery: 0 };
+    events.length = 0;
+    const plan = await engine.training.plan(settings);
+    await engine.training.start({ steps: 1, settings });
+    await until((s) => s === 'done');
+    const done = await engine.training.status();
+    expect(done.plannedPeak).toBe(plan.peak + vaeBytes);
+    expect(done.firstStepPeak).toBe(done.plannedPeak);
+  });
+
   it('refuses sampling settings that cannot work before the run starts, allocating nothing', async () => {
     const live0 = (await engine.ledger()).live;
     const { state } = await engine.training.status();

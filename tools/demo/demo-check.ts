@@ -90,7 +90,11 @@ async function generate(rt: GpuRuntime, unet: UNet3DConditionModel, vae: Autoenc
         frames: n,
       };
       const x = ddimSample(unet, schedule, cond, sharedNoise(rt, noise, n, [c, h, w]), { steps, guidance: GUIDANCE });
-      return vae.decode(scale(x, 1 / vae.scalingFactor));
+      try {
+        return vae.decode(scale(x, 1 / vae.scalingFactor));
+      } finally {
+        x.dispose(); // ddimSample hands its result over, outside any scope
+      }
     }),
   );
   const data = await pixels.toArray();
