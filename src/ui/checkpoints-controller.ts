@@ -12,6 +12,9 @@ import type {
   WeightsImport,
 } from '../worker/api.ts';
 import { asFailure } from './engine-client.ts';
+import { loadJson, saveJson, saveSetting } from './local-settings.ts';
+
+const AUTOSAVE_KEY = 'latent-lab.autosave';
 
 /** What the panel is doing, so it can show it and not start two things at once. */
 export type CheckpointBusy = { action: 'save' | 'import' | 'autosave' | 'persist' } | { action: 'restore' | 'export' | 'delete' | 'pin'; id: string } | null;
@@ -51,7 +54,7 @@ export class CheckpointsController implements ReactiveController {
     // Comlink reaches nested objects by path; its types do not follow non-function members.
     this.api = engine.checkpoints as unknown as Remote<CheckpointApi>;
     try {
-      [this.autosave, this.offer] = await Promise.all([this.api.autosave(), this.api.resumeOffer()]);
+      [this.autosave, this.offer] = await Promise.all([this.restoreAutosave(this.api), this.api.resumeOffer()]);
     } catch (e) {
       this.report(asFailure(e));
     }
@@ -121,7 +124,20 @@ export class CheckpointsController implements ReactiveController {
   setAutosave = (s: AutosaveSettings) =>
     this.act({ action: 'autosave' }, async (api) => {
       this.autosave = await api.setAutosave(s);
+      saveJson(AUTOSAVE_KEY, this.autosave);
     });
+
+  /** The autosave settings chosen on an earlier visit go back to the engine (a new worker starts from defaults). */
+  private async restoreAutosave(api: Remote<CheckpointApi>): Promise<AutosaveSettings> {
+    const saved = loadJson(AUTOSAVE_KEY) as AutosaveSettings | null;
+    if (!saved) return api.autosave();
+    try {
+      return await api.setAutosave(saved);
+    } catch {
+      saveSetting(AUTOSAVE_KEY, null); // settings this engine refuses: back to its defaults
+      return api.autosave();
+    }
+  }
 
   persist = () => this.act({ action: 'persist' }, async (api) => void (await api.persist()));
 

@@ -16,6 +16,7 @@ import type {
   VaeInfo,
 } from '../worker/api.ts';
 import { asFailure } from './engine-client.ts';
+import { loadSetting, saveSetting } from './local-settings.ts';
 
 const DATASET_KEY = 'latent-lab.dataset-id';
 const VAE_KEY = 'latent-lab.vae-source';
@@ -58,7 +59,7 @@ export class ClipsController implements ReactiveController {
   error: EngineFailure | null = null;
   /** Resolution the demo models were trained at (from their manifest), when served. */
   demoResolution: number | null = null;
-  trainOn: boolean = load(TRAIN_ON_KEY) !== 'no';
+  trainOn: boolean = loadSetting(TRAIN_ON_KEY) !== 'no';
   /** Frames a UNet sample takes (the training settings'): readiness is judged against it. */
   sampleFrames = 2;
   /** Resolution of the dataset the next clip starts, when there is none. */
@@ -111,10 +112,10 @@ export class ClipsController implements ReactiveController {
       this.resolution = this.newResolution;
       const list = await api.list();
       this.api = api;
-      this.dataset = list.find((d) => d.id === load(DATASET_KEY)) ?? list[0] ?? null;
+      this.dataset = list.find((d) => d.id === loadSetting(DATASET_KEY)) ?? list[0] ?? null;
       this.vae = await api.vaeInfo();
       // The worker forgets its VAE on reload: load the one this page used last.
-      if (!this.vae && load(VAE_KEY) === 'demo') await this.loadDemoVae();
+      if (!this.vae && loadSetting(VAE_KEY) === 'demo') await this.loadDemoVae();
     } catch (e) {
       this.report(asFailure(e));
     }
@@ -129,7 +130,7 @@ export class ClipsController implements ReactiveController {
 
   setTrainOn(on: boolean): void {
     this.trainOn = on;
-    save(TRAIN_ON_KEY, on ? 'yes' : 'no');
+    saveSetting(TRAIN_ON_KEY, on ? 'yes' : 'no');
     this.changed();
   }
 
@@ -238,20 +239,20 @@ export class ClipsController implements ReactiveController {
       this.masks = null;
       this.maskOverlay = null;
       this.thumbs.clear();
-      save(DATASET_KEY, null);
+      saveSetting(DATASET_KEY, null);
     });
 
   loadDemoVae = () =>
     this.act({ action: 'vae' }, async (api) => {
       const info = await api.loadDemoVae(new URL(DEMO_MODELS_URL, document.baseURI).href);
       this.vae = info;
-      save(VAE_KEY, 'demo');
+      saveSetting(VAE_KEY, 'demo');
     });
 
   loadVaeFile = (file: File, preset: string) =>
     this.act({ action: 'vae' }, async (api) => {
       this.vae = await api.loadVae(await file.arrayBuffer(), preset);
-      save(VAE_KEY, 'file');
+      saveSetting(VAE_KEY, 'file');
     });
 
   cacheLatents = () =>
@@ -273,7 +274,7 @@ export class ClipsController implements ReactiveController {
 
   private async createDataset(api: Remote<DatasetApi>, resolution: number): Promise<void> {
     this.dataset = await api.create('My clips', { resolution });
-    save(DATASET_KEY, this.dataset.id);
+    saveSetting(DATASET_KEY, this.dataset.id);
   }
 
   private clearPending(): void {
@@ -345,21 +346,4 @@ async function thumbnail(api: Remote<DatasetApi>, clipId: string, index: number)
   }
   ctx.putImageData(img, 0, 0);
   return canvas.toDataURL();
-}
-
-function load(key: string): string | null {
-  try {
-    return localStorage.getItem(key);
-  } catch {
-    return null;
-  }
-}
-
-function save(key: string, value: string | null): void {
-  try {
-    if (value === null) localStorage.removeItem(key);
-    else localStorage.setItem(key, value);
-  } catch {
-    // Blocked storage: the choice lasts for this visit only.
-  }
 }

@@ -19,6 +19,7 @@ import './sync-panel.ts';
 import { SyncController } from './sync-controller.ts';
 import { TrainingController } from './training-controller.ts';
 import './training-memory.ts';
+import { loadSetting, saveSetting } from './local-settings.ts';
 
 const BUDGET_KEY = 'latent-lab.budget-bytes';
 
@@ -372,21 +373,12 @@ export class LabApp extends LitElement {
 }
 
 function savedBudget(): number | undefined {
-  try {
-    const v = Number(localStorage.getItem(BUDGET_KEY));
-    return Number.isSafeInteger(v) && v > 0 ? v : undefined;
-  } catch {
-    return undefined;
-  }
+  const v = Number(loadSetting(BUDGET_KEY));
+  return Number.isSafeInteger(v) && v > 0 ? v : undefined;
 }
 
 function saveBudget(bytes: number | null) {
-  try {
-    if (bytes === null) localStorage.removeItem(BUDGET_KEY);
-    else localStorage.setItem(BUDGET_KEY, String(bytes));
-  } catch {
-    // Blocked storage: the budget lasts for this visit only.
-  }
+  saveSetting(BUDGET_KEY, bytes === null ? null : String(bytes));
 }
 
 customElements.define('lab-app', LabApp);

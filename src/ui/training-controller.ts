@@ -14,6 +14,7 @@ import type {
   TrainSettings,
 } from '../worker/api.ts';
 import { asFailure } from './engine-client.ts';
+import { loadJson, saveJson } from './local-settings.ts';
 
 const SETTINGS_KEY = 'latent-lab.train-settings';
 const STEPS_KEY = 'latent-lab.train-steps';
@@ -234,21 +235,4 @@ function loadSettings(): TrainSettings {
 function loadSteps(): number {
   const n = Number(loadJson(STEPS_KEY));
   return Number.isInteger(n) && n > 0 ? n : 200;
-}
-
-function loadJson(key: string): unknown {
-  try {
-    const v = localStorage.getItem(key);
-    return v === null ? null : JSON.parse(v);
-  } catch {
-    return null;
-  }
-}
-
-function saveJson(key: string, value: unknown): void {
-  try {
-    localStorage.setItem(key, JSON.stringify(value));
-  } catch {
-    // Blocked storage: the settings last for this visit only.
-  }
 }

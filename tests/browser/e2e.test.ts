@@ -195,11 +195,13 @@ describe('end to end: demo clip -> dataset -> train -> reload -> resume -> valid
     stage(`train ${STEPS} steps`);
   });
 
-  it('after a reload, the dataset and the VAE are back and the run resumes from its autosave', async () => {
+  it('after a reload, the dataset, the VAE and the autosave interval are back and the run resumes from its autosave', async () => {
     await page.reload();
     await page.getByText('Engine ready').waitFor();
     await page.locator('[data-testid=clip][data-status=ready]').waitFor();
     await page.locator('[data-testid=clips-vae][data-loaded=demo]').waitFor({ timeout: 120_000 });
+    // The autosave interval chosen before the reload is back (the new worker started from its defaults).
+    await expect.poll(() => page.getByLabel('Autosave every N steps').inputValue()).toBe(String(AUTOSAVE_EVERY));
     const row = page.locator(`[data-testid=ck-list] tr[data-step="${savedStep}"]`);
     await row.waitFor();
     await page.fill('#run-steps', String(savedStep + MORE_STEPS));
