@@ -130,22 +130,6 @@ export class RunPanel extends LitElement {
         gap: 8px;
         margin: 10px 0 0;
       }
-      .stat {
-        background: var(--faint);
-        border-radius: 8px;
-        padding: 6px 10px;
-        margin: 0;
-      }
-      .stat dt {
-        font-size: 12px;
-        color: var(--muted);
-      }
-      .stat dd {
-        margin: 2px 0 0;
-        font-size: 15px;
-        font-weight: 600;
-        white-space: nowrap;
-      }
       .data {
         font-size: 12px;
         margin: 8px 0 0;

@@ -64,6 +64,23 @@ export const panel = css`
     gap: 4px 12px;
     flex-wrap: wrap;
   }
+  /* a readout tile: label (dt) over value (dd); a panel lays them out in its own .stats grid */
+  .stat {
+    background: var(--faint);
+    border-radius: 8px;
+    padding: 6px 10px;
+    margin: 0;
+  }
+  .stat dt {
+    font-size: 12px;
+    color: var(--muted);
+  }
+  .stat dd {
+    margin: 2px 0 0;
+    font-size: 15px;
+    font-weight: 600;
+    white-space: nowrap;
+  }
   h2 {
     font-size: 15px;
     font-weight: 600;

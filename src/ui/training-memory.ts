@@ -43,22 +43,6 @@ export class TrainingMemory extends LitElement {
         gap: 8px;
         margin: 0 0 12px;
       }
-      .stat {
-        background: var(--faint);
-        border-radius: 8px;
-        padding: 6px 10px;
-        margin: 0;
-      }
-      .stat dt {
-        font-size: 12px;
-        color: var(--muted);
-      }
-      .stat dd {
-        margin: 2px 0 0;
-        font-size: 15px;
-        font-weight: 600;
-        white-space: nowrap;
-      }
       .delta {
         font-size: 12px;
         font-weight: 500;

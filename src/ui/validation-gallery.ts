@@ -117,22 +117,6 @@ export class ValidationGallery extends LitElement {
         gap: 8px;
         margin: 0 0 10px;
       }
-      .stat {
-        background: var(--faint);
-        border-radius: 8px;
-        padding: 6px 10px;
-        margin: 0;
-      }
-      .stat dt {
-        font-size: 12px;
-        color: var(--muted);
-      }
-      .stat dd {
-        margin: 2px 0 0;
-        font-size: 15px;
-        font-weight: 600;
-        white-space: nowrap;
-      }
       .meter {
         position: relative;
         height: 10px;
