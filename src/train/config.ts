@@ -27,6 +27,9 @@ export interface TrainConfig {
   seed: number;
   /** LatentSync's mixed noise alpha, or null for independent noise per frame. */
   mixedNoiseAlpha: number | null;
+  /** Share of samples trained with zero audio, the unconditional input classifier-free guidance samples
+   *  with (absent: 0, every sample conditioned). */
+  audioDropout?: number;
   /** Run validation every N steps (0: never); the plan then includes the validation phase. */
   validateEvery: number;
   /** The VAE that decodes validation samples (a VAE preset's shapes; its weights come with the dataset).
@@ -69,4 +72,5 @@ export function checkConfig(c: TrainConfig): void {
   if (!(Number.isInteger(c.batch) && c.batch % c.microBatch === 0)) bad(`batch ${c.batch} must be a multiple of the micro-batch ${c.microBatch}`);
   if (!(c.lr > 0)) bad(`learning rate must be positive, got ${c.lr}`);
   if (c.clipNorm !== null && !(c.clipNorm > 0)) bad(`clip norm must be positive or off, got ${c.clipNorm}`);
+  if (c.audioDropout !== undefined && !(c.audioDropout >= 0 && c.audioDropout < 1)) bad(`audio dropout must be within [0, 1), got ${c.audioDropout}`);
 }

@@ -64,6 +64,7 @@ export function buildUnetBatch(
   schedule: NoiseSchedule,
   rng: Rng,
   mixedNoiseAlpha: number | null = null,
+  audioDropout = 0,
 ): UnetBatch {
   const [c, h, w] = clips[picks[0].clip].shape;
   const [tokens, dim] = clips[picks[0].clip].audioShape;
@@ -81,6 +82,8 @@ export function buildUnetBatch(
       throw new Error(`clip ${clip.id} has latents [${clip.shape}] / audio [${clip.audioShape}]; the batch needs [${[c, h, w]}] / [${[tokens, dim]}]`);
     }
     const eps = sampleNoise(rng, frames, per, mixedNoiseAlpha);
+    // drawn only when dropout is on, so runs without it keep their random stream
+    const unconditional = audioDropout > 0 && rng.uniform() < audioDropout;
     const { signal, noise } = schedule.noiseCoefficients(ts[b]);
     for (let f = 0; f < frames; f++) {
       const i = b * frames + f;
@@ -95,7 +98,7 @@ export function buildUnetBatch(
       input.set(clip.latents(pick.refStart + f), base + 2 * per + hw);
       target.set(e, i * per);
       timesteps[i] = ts[b];
-      audio.set(a, i * tokens * dim);
+      if (!unconditional) audio.set(a, i * tokens * dim); // else zeros, as the sampler's unconditional input
     }
   });
   return { input, target, timesteps, audio, shape: { n, frames, h, w, tokens, dim } };

@@ -92,7 +92,7 @@ export class UnetTraining {
         const clip = this.order.shift()!;
         return pickWindow(this.rng, clip, this.clips[clip].frames, c.frames);
       });
-      return buildUnetBatch(this.clips, picks, c.frames, this.schedule, this.rng, c.mixedNoiseAlpha);
+      return buildUnetBatch(this.clips, picks, c.frames, this.schedule, this.rng, c.mixedNoiseAlpha, c.audioDropout);
     });
   }
 

@@ -44,6 +44,25 @@ describe('LatentSync batch assembly', () => {
     expect(() => pickWindow(rng, 0, 10, 16)).toThrow(/needs 16/);
   });
 
+  it('audio dropout zeroes whole samples (all their frames) at about the asked rate, and leaves the rest as they were', () => {
+    const clips = syntheticClips(spec);
+    const schedule = new NoiseSchedule();
+    const picks = Array.from({ length: 400 }, (_, k) => ({ clip: k % 2, start: k % 17, refStart: 17 - (k % 17) }));
+    const plain = buildUnetBatch(clips, picks, 2, schedule, new Rng(5));
+    const dropped = buildUnetBatch(clips, picks, 2, schedule, new Rng(5), null, 0.25);
+    const per = 2 * 15; // two frames of 3 x 5 tokens
+    let zeroed = 0;
+    picks.forEach((_, b) => {
+      const d = dropped.audio.subarray(b * per, (b + 1) * per);
+      if (d.every((v) => v === 0)) zeroed++;
+      else expect([...d]).toEqual([...plain.audio.subarray(b * per, (b + 1) * per)]);
+    });
+    expect(zeroed / picks.length).toBeGreaterThan(0.18);
+    expect(zeroed / picks.length).toBeLessThan(0.32);
+    // off by default: the random stream (noise, timesteps) of a run without dropout is unchanged
+    expect([...buildUnetBatch(clips, picks, 2, schedule, new Rng(5), null, 0).target]).toEqual([...plain.target]);
+  });
+
   it('refuses a clip without audio for the UNet, saying why', () => {
     const [clip] = syntheticClips({ ...spec, clips: 1 });
     const silent = { ...clip, audio: () => null };

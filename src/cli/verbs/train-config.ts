@@ -26,6 +26,7 @@ export function trainConfigFromArgs(args: Args): TrainConfig {
     audioTokens: args.num('audio-tokens', presetName.startsWith('latentsync') ? 50 : 4)!,
     audioDim: cross,
     validateEvery: args.num('validate-every', 0)!,
+    audioDropout: args.num('audio-dropout', 0)!,
     vaePreset: args.str('vae'),
   };
 }

@@ -13,7 +13,7 @@ import { UnetTraining } from '../../train/unet-training.ts';
 import type { Args } from '../args.ts';
 import { budgetFromArgs, trainConfigFromArgs } from './train-config.ts';
 
-export const help = 'train a UNet preset in Node on Dawn: --preset P --data synthetic --steps N [--budget B] [--validate-every N] [--out FILE.safetensors] [--json]';
+export const help = 'train a UNet preset in Node on Dawn: --preset P --data synthetic --steps N [--budget B] [--validate-every N] [--audio-dropout P] [--out FILE.safetensors] [--json]';
 
 export async function run(args: Args): Promise<void> {
   const config = trainConfigFromArgs(args);
