@@ -39,8 +39,6 @@ export interface DatasetMasks {
   size: number;
   /** [size, size], 1 kept, 0 generated. */
   pixel: Float32Array;
-  latentSize: number;
-  latent: Float32Array;
 }
 
 /**

@@ -8,7 +8,7 @@ import { ClipError } from './clip-error.ts';
 import { openClip } from './demux.ts';
 import { ingestClip, unetRefusal, type IngestProgress } from './ingest.ts';
 import { cacheLatents, poolingStandIn, type LatentEncoder } from './latent-cache.ts';
-import { DEFAULT_MASK, latentMask, pixelMask, validateMask } from './mask.ts';
+import { DEFAULT_MASK, pixelMask, validateMask } from './mask.ts';
 import { LATENTSYNC_WINDOW } from './audio-tokens.ts';
 import { EncoderModelError, loadWhisperEncoder, type WhisperEncoder, type WhisperEncoderInfo } from './whisper-onnx.ts';
 import { DatasetStore, type ClipMeta, type DatasetConfig, type DatasetMeta, type StorageReport } from '../store/dataset-store.ts';
@@ -92,7 +92,7 @@ export class DatasetService implements DatasetApi {
         if (!this.encoder) throw new BadRequest('No audio encoder is loaded.', 'Drop a Whisper encoder exported to ONNX first, or use log-mel audio features.');
         audio = { kind: 'encoder', encoder: this.encoder.name, layers: this.encoder.layers, dim: this.encoder.dim };
       }
-      const config: DatasetConfig = { resolution, mask, latentFactor: 8, audio, window: LATENTSYNC_WINDOW, fps: 25 };
+      const config: DatasetConfig = { resolution, mask, audio, window: LATENTSYNC_WINDOW, fps: 25 };
       return (await this.db()).createDataset(name.trim() || 'Dataset', config);
     });
   }
@@ -139,8 +139,8 @@ export class DatasetService implements DatasetApi {
     return this.guard(async () => {
       const ds = await (await this.db()).getDataset(datasetId);
       if (!ds) throw new BadRequest(`There is no dataset ${datasetId}.`, 'Refresh the dataset list.');
-      const { resolution: size, mask, latentFactor } = ds.config;
-      return { size, pixel: pixelMask(size, mask), latentSize: size / latentFactor, latent: latentMask(size, mask, latentFactor) };
+      const { resolution: size, mask } = ds.config;
+      return { size, pixel: pixelMask(size, mask) };
     });
   }
 

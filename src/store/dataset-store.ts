@@ -30,8 +30,6 @@ export interface DatasetConfig {
   /** Training resolution: frames are resolution x resolution. */
   resolution: number;
   mask: MaskParams;
-  /** VAE downsampling factor (8 for the SD VAE). */
-  latentFactor: number;
   audio: AudioFeatureConfig;
   window: TokenWindow;
   fps: number;

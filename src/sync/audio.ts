@@ -36,7 +36,7 @@ export async function syncAudio(samples: Float32Array, opts: SyncAudioOptions = 
   const padded = new Float32Array(samplesForFrames(frames, SYNC_FPS, AUDIO_RATE));
   padded.set(samples.subarray(0, padded.length));
   // audioFeatures reads only the audio section of a dataset's config; the rest is the dataset's defaults
-  const config: DatasetConfig = { resolution: 0, mask: DEFAULT_MASK, latentFactor: 8, audio: features, window, fps: SYNC_FPS };
+  const config: DatasetConfig = { resolution: 0, mask: DEFAULT_MASK, audio: features, window, fps: SYNC_FPS };
   const { features: data, featureShape } = await audioFeatures(padded, config, opts.encoder ?? null);
   const tokenShape = audioShapeOf(config);
   if (features.kind === 'encoder') {

@@ -70,7 +70,7 @@ describe('datasets in IndexedDB (headless chromium, engine worker)', () => {
     const ds = list.find((d: Any) => d.id === datasetId);
     expect(ds.name).toBe('kept');
     expect(ds.clipIds).toEqual([demo.id, silent.id]);
-    expect(ds.config).toMatchObject({ resolution: 256, latentFactor: 8, fps: 25, audio: { kind: 'logmel', nMels: 80 }, window: { left: 2, right: 2 } });
+    expect(ds.config).toMatchObject({ resolution: 256, fps: 25, audio: { kind: 'logmel', nMels: 80 }, window: { left: 2, right: 2 } });
     const clips = await ok(page, 'clips', datasetId);
     expect(clips.map((c: Any) => [c.name, c.frames])).toEqual([['public-demo.mp4', 188], ['no-audio.mp4', 188]]);
     expect(await frameBytes(page, demo.id, 100)).toEqual(before);

@@ -32,9 +32,9 @@ export interface DemoClip {
   tokens(f: number): Float32Array;
 }
 
-/** The dataset config the app would use for this clip, at `resolution` px (vae-tiny halves: factor 2). */
-export function demoDatasetConfig(resolution: number, latentFactor: number): DatasetConfig {
-  return { resolution, mask: DEFAULT_MASK, latentFactor, audio: { kind: 'logmel', nMels: 80 }, window: LATENTSYNC_WINDOW, fps: 25 };
+/** The dataset config the app would use for this clip, at `resolution` px. */
+export function demoDatasetConfig(resolution: number): DatasetConfig {
+  return { resolution, mask: DEFAULT_MASK, audio: { kind: 'logmel', nMels: 80 }, window: LATENTSYNC_WINDOW, fps: 25 };
 }
 
 function probe(file: string): { width: number; height: number; durationUs: number; sampleRate: number } {
@@ -46,8 +46,8 @@ function probe(file: string): { width: number; height: number; durationUs: numbe
   return { width: v.width!, height: v.height!, durationUs: Math.round(Number(j.format.duration) * 1e6), sampleRate: Number(a.sample_rate) };
 }
 
-export function loadDemoClip(resolution: number, latentFactor: number, file = DEMO_CLIP): DemoClip {
-  const config = demoDatasetConfig(resolution, latentFactor);
+export function loadDemoClip(resolution: number, file = DEMO_CLIP): DemoClip {
+  const config = demoDatasetConfig(resolution);
   const p = probe(file);
   const box = clampBox(centeredBox(p.width, p.height), p.width, p.height);
   const frames = outputFrameCount(p.durationUs, config.fps);

@@ -17,6 +17,7 @@ import { loadDemoClip, withFeatures } from './demo-clip.ts';
 import { trainDemoVae } from './demo-vae.ts';
 import { trainDemoUnet } from './demo-unet.ts';
 import { checkDemoUnet } from './demo-check.ts';
+import { dumpDemoData } from './demo-dump.ts';
 import { DEFAULTS } from './demo-files.ts';
 
 const { values } = parseArgs({
@@ -28,17 +29,18 @@ const { values } = parseArgs({
     'ddim-steps': { type: 'string', default: '20' },
     'reversed-frames': { type: 'string', default: '0' },
     resume: { type: 'boolean', default: false },
+    out: { type: 'string', default: 'demo-unet-data.safetensors' },
   },
 });
 const stage = values.stage!;
-if (!['all', 'vae', 'unet', 'check'].includes(stage)) throw new Error(`--stage ${stage}: use vae, unet, check or all`);
+if (!['all', 'vae', 'unet', 'check', 'dump'].includes(stage)) throw new Error(`--stage ${stage}: use vae, unet, check, dump or all`);
 const resolution = Number(values.resolution);
 
 const rt = GpuRuntime.forDevice(await acquireNodeDevice());
-// vae-tiny halves the resolution (two blocks): latents are resolution / 2
-const clip = await withFeatures(loadDemoClip(resolution, 2));
+const clip = await withFeatures(loadDemoClip(resolution));
 console.log(`demo clip: ${clip.frames} frames at ${resolution} px, crop box ${JSON.stringify(clip.box)}, log-mel [${clip.featureShape}]`);
 if (stage === 'all' || stage === 'vae') await trainDemoVae(rt, clip, Number(values['vae-steps']));
 if (stage === 'all' || stage === 'unet') await trainDemoUnet(rt, clip, Number(values['unet-steps']), values.resume);
+if (stage === 'dump') await dumpDemoData(rt, clip, values.out!);
 if (stage === 'all' || stage === 'check') await checkDemoUnet(rt, clip, Number(values['ddim-steps']), Number(values['reversed-frames']));
 rt.destroy();
