@@ -30,6 +30,13 @@ def save(path, tensors, metadata=None):
 _TORCH = {v: k for k, v in _DTYPES.items()}
 
 
+def metadata(path):
+    """The file's __metadata__ (str -> str), without reading its tensors."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        return json.loads(f.read(n)).get("__metadata__", {})
+
+
 def load(path):
     """Reads a .safetensors file into a dict name -> torch.Tensor (the dtypes save() writes)."""
     with open(path, "rb") as f:
