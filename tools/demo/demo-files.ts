@@ -24,6 +24,8 @@ export interface LossSummary {
   last10: number;
   /** Every step's loss (rounded), for a curve. */
   curve: number[];
+  /** Steps averaged into each curve point (absent: 1). */
+  curveEvery?: number;
 }
 
 export interface DemoManifest {
@@ -52,6 +54,10 @@ export interface DemoManifest {
     file: string;
     resolution: number;
     frames: number;
+    batch?: number;
+    audioDropout?: number;
+    /** Where the weights were trained, when not by the lab's own trainer (demo-unet.ts). */
+    trainer?: string;
     audio: { features: AudioFeatureConfig; window: TokenWindow; tokenShape: [number, number]; projection: string };
     dtype: 'F32' | 'F16';
     bytes: number;

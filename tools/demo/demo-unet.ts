@@ -1,5 +1,7 @@
-// Stage 2: unet-tiny trained on the demo VAE's latents of the clip, conditioned on the clip's log-mel tokens
-// (20 x 80 a frame, projected to the model's cross-attention width by a projection learned with it).
+// Stage 2 with the lab's own trainer on Dawn: unet-tiny trained on the demo VAE's latents of the clip, conditioned
+// on the clip's log-mel tokens (20 x 80 a frame, projected to the model's cross-attention width by a projection
+// learned with it). The committed file comes from the same recipe run in PyTorch (train_demo_unet.py, on the
+// data `--stage dump` writes): on SwiftShader this trainer needs hours for the thousands of steps lip sync takes.
 // The weights are written every SAVE_EVERY steps, so a run cut short still leaves a usable file (and,
 // with a constant learning rate, the same file a shorter run would write).
 import { readFileSync } from 'node:fs';
@@ -29,6 +31,7 @@ export function demoUnetConfig(resolution: number, tokens: number, dim: number):
     microBatch: 2,
     lr: LR,
     weightDecay: 0,
+    audioDropout: 0.1,
     audioTokens: tokens,
     audioDim: dim,
     vaePreset: 'vae-tiny',

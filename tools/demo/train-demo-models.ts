@@ -1,14 +1,13 @@
 // Trains the demo models on the demo clip and writes them into public/demo/:
 //   demo-vae.safetensors   vae-tiny fitted to the clip's face crops (its scaling_factor set so latents have unit std)
 //   demo-unet.safetensors  unet-tiny trained on that VAE's latents of the clip, conditioned on the clip's log-mel audio
+//                          (the committed one by train_demo_unet.py from `--stage dump`'s data)
 //   demo-models.json       the manifest: presets, files, resolution, audio config, crop box, mask, steps, losses
 //
-// Run (about an hour on SwiftShader's 2 CPU cores; seeded, so the same commands write the same weights):
-//   nice -n 10 node --no-warnings --import tsx --import ./tools/register-hooks.mjs tools/demo/train-demo-models.ts
-// The committed files came from the four commands in public/demo/README.md: vae (160 steps), unet (200 steps),
-// unet --resume (150 more), check.
-// Stages: --stage vae | unet | check | all (default all). `unet` and `check` read the committed VAE / UNet;
-// `--stage unet --resume` continues the committed UNet for --unet-steps more.
+// Stages: --stage vae | unet | check | dump | all (default all). `unet` and `check` read the committed VAE / UNet;
+// `--stage unet [--resume]` trains the UNet with the lab's own trainer (or continues the committed file);
+// `--stage dump --out F` writes the UNet's training data for tools/demo/train_demo_unet.py, which trained the
+// committed UNet in PyTorch (public/demo/README.md: why, and the commands that made the committed files).
 // Options: --resolution 16 --vae-steps N --unet-steps N --ddim-steps N (the check's sampler) --reversed-frames N (the check's new-audio part; defaults in demo-files.ts).
 import { parseArgs } from 'node:util';
 import { acquireNodeDevice } from '../../src/gpu/node-gpu.ts';
