@@ -65,6 +65,9 @@ export async function lipSync(rt: GpuRuntime, models: SyncModels, video: SyncFra
         cancelPoint();
         const start = chunk * plan.chunkFrames;
         const n = Math.min(plan.chunkFrames, frames - start);
+        // the pool holds buffers of the full chunk's sizes, which a shorter last chunk cannot reuse: give them
+        // back first, so the last chunk peaks below a full one and the run's peak does not depend on the length
+        if (n < plan.chunkFrames) ledger.trim();
         const input = await readChunk(video, opts, plan, ctx.pixelMask, start, n);
         const generated = await generateChunk(ctx, input.images, audio, start, n);
         const per = 3 * plan.resolution * plan.resolution;
@@ -119,14 +122,15 @@ interface ChunkContext {
   rng: Rng;
   pixelMask: Float32Array;
   latentMask: Float32Array;
-  /** Tile settings planned once per (direction, images): later chunks of the same size skip the planner. */
+  /** Tile settings planned once per direction, on the first (full) chunk, and kept for every later chunk: a
+   *  shorter last chunk planned afresh may pick settings that peak higher (more images at once), and the
+   *  peak would then depend on the clip's length. */
   tiles: Map<string, TileSettings>;
   cancelPoint: () => void;
 }
 
-/** The tiled VAE's options: the settings planned for this shape before, or plan them now and remember them. */
-function tileOptions(ctx: ChunkContext, direction: string, images: number) {
-  const key = `${direction}:${images}`;
+/** The tiled VAE's options: the settings the first chunk planned, or plan them now and remember them. */
+function tileOptions(ctx: ChunkContext, key: 'encode' | 'decode') {
   const known = ctx.tiles.get(key);
   const ledger = ctx.rt.ledger;
   return {
@@ -144,7 +148,7 @@ async function generateChunk(ctx: ChunkContext, images: HostTensor, audio: SyncA
   const c = plan.channels, h = plan.latentSize, hw = h * h, per = c * hw;
 
   // encode: the latent means of the frames (reference) and the masked frames, scaled into the UNet's space
-  const dist = await encodeTiled(vae, images, tileOptions(ctx, 'encode', 2 * n));
+  const dist = await encodeTiled(vae, images, tileOptions(ctx, 'encode'));
   let latents: Float32Array;
   try {
     latents = await dist.mean.toArray();
@@ -195,7 +199,7 @@ async function generateChunk(ctx: ChunkContext, images: HostTensor, audio: SyncA
     for (const t of owned) t.dispose();
   }
   try {
-    return await decodeTiledToHost(vae, decodeInput, tileOptions(ctx, 'decode', n));
+    return await decodeTiledToHost(vae, decodeInput, tileOptions(ctx, 'decode'));
   } finally {
     decodeInput.dispose();
   }

@@ -74,10 +74,14 @@ export async function runTiled(
   try {
     await ledger.inPhase('validation', async () => {
       const target = output === 'gpu' ? Tensor.empty(rt, outShape, 'f32', 'validation', `tiled ${direction} output`) : null;
-      const host = output === 'host' ? { shape: outShape, data: new Float32Array(rt.isMeta ? 0 : n * outPlane) } : null;
+      // zeros on the meta device, full size: what reads it (sync's composite) runs unchanged there
+      const host = output === 'host' ? { shape: outShape, data: new Float32Array(n * outPlane) } : null;
       try {
         for (let n0 = 0; n0 < n; n0 += per) {
           const k = Math.min(per, n - n0);
+          // a shorter last chunk cannot reuse the pooled buffers of full chunks' sizes: free them first, or
+          // they would stay held under its own and the run would peak higher for fewer images
+          if (k < per && n0 > 0) ledger.trim();
           const src =
             input instanceof Tensor ? StagedActivation.view(input, n0, k) : StagedActivation.onHost(rt, [k, c, h, w], 'input', input.data, n0 * c * h * w);
           const chunkShape = [k, outInfo.channels, outInfo.h, outInfo.w] as const;
