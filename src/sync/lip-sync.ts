@@ -122,9 +122,9 @@ interface ChunkContext {
   rng: Rng;
   pixelMask: Float32Array;
   latentMask: Float32Array;
-  /** Tile settings planned once per direction, on the first (full) chunk, and kept for every later chunk: a
-   *  shorter last chunk planned afresh may pick settings that peak higher (more images at once), and the
-   *  peak would then depend on the clip's length. */
+  /** Tile settings planned once per direction, on the first (full) chunk, and kept for every later chunk: the
+   *  planner fills the free budget, so a shorter last chunk planned afresh could get settings with another
+   *  peak, and the run's peak would depend on the clip's length. */
   tiles: Map<string, TileSettings>;
   cancelPoint: () => void;
 }
