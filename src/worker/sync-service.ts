@@ -63,6 +63,9 @@ export class SyncService implements SyncApi {
       const trainConfig = parseJson(unetFile.metadata.train_config) as { resolution?: number } | null;
       const resolution = files.resolution ?? trainConfig?.resolution;
       if (!resolution) throw failure('bad-request', 'The UNet file does not say which resolution it was trained at.', 'Give the resolution (the crop size in pixels the UNet was trained at).');
+      if (files.audio?.kind === 'encoder') {
+        throw failure('bad-request', `These models hear the audio encoder ${files.audio.encoder}'s tokens; lip sync here computes log-mel features only.`, 'Use models trained on a dataset with log-mel audio features (the default).');
+      }
       const rt = this.host.runtime();
       await this.unload();
       const before = rt.ledger.snapshot().live;

@@ -79,6 +79,19 @@ describe.skipIf(!haveDemo)('lip sync through the worker', () => {
     expect(r.failure!.action).toMatch(/demo models/);
   });
 
+  it('refuses models that hear Whisper-encoder tokens, saying what to use, and keeps nothing', async () => {
+    const before = await live();
+    const r = await page.evaluate(async (base) => {
+      const bytes = async (f: string) => (await fetch(`${base}demo/${f}`)).arrayBuffer();
+      const files = { unet: await bytes('demo-unet.safetensors'), vae: await bytes('demo-vae.safetensors'), resolution: 16, audio: { kind: 'encoder', encoder: 'whisper-tiny.onnx', layers: 5, dim: 384 } };
+      return (window as any).lab.sync.loadModels(files).then(() => null, (f: unknown) => f);
+    }, h.url);
+    expect(r?.code).toBe('bad-request');
+    expect(r?.message).toMatch(/whisper-tiny\.onnx.*log-mel/);
+    expect(r?.action).toMatch(/log-mel/);
+    expect(await live()).toBe(before);
+  });
+
   it('loads the demo models', async () => {
     const info = await page.evaluate(
       (base) => (window as any).lab.sync.loadModels({ demo: true, manifestUrl: `${base}demo/demo-models.json` }).catch((f: unknown) => ({ failure: f })),
