@@ -40,21 +40,12 @@ export class MemoryPanel extends LitElement {
         gap: 8px;
         margin: 0;
       }
+      /* the shared readout tile (styles.ts), a little larger: these are the page's headline numbers */
       .stat {
-        background: var(--faint);
-        border-radius: 8px;
         padding: 8px 10px;
-        margin: 0;
-      }
-      .stat dt {
-        font-size: 12px;
-        color: var(--muted);
       }
       .stat dd {
-        margin: 2px 0 0;
-        white-space: nowrap;
         font-size: 16px;
-        font-weight: 600;
       }
       .stat.budget dd {
         color: var(--danger);
