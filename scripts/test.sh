@@ -27,10 +27,20 @@ step() {
 
 start=$SECONDS
 step typecheck npm run -s typecheck
-step "unit tests" npm run -s test:unit
-step "browser tests" npm run -s test:browser
+# JSON reports beside the console's: the summary names every failed test and its error.
+mkdir -p test-results
+rm -f test-results/unit.json test-results/browser.json
+report() { echo --reporter=default --reporter=json --outputFile.json="test-results/$1.json"; }
+# shellcheck disable=SC2046
+step "unit tests" npm run -s test:unit -- $(report unit)
+# shellcheck disable=SC2046
+step "browser tests" npm run -s test:browser -- $(report browser)
 
 echo
 say "==> summary ($((SECONDS - start)) s)"
 printf '  %s\n' "${results[@]}"
+if ((failed)); then
+  say "==> failed tests"
+  node scripts/failures.mjs test-results/unit.json test-results/browser.json
+fi
 exit $failed

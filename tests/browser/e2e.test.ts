@@ -168,10 +168,10 @@ describe('end to end: demo clip -> dataset -> train -> reload -> resume -> valid
     await page.locator('[data-testid=verdict][data-fits=true]').waitFor();
     await page.getByLabel('Autosave every N steps').fill(String(AUTOSAVE_EVERY));
     await page.getByLabel('Autosave every N steps').press('Enter');
+    // Typing is enough (Enter there would start the run as soon as it may: the click below starts it).
     await page.fill('#run-steps', String(STEPS));
-    await page.press('#run-steps', 'Enter');
     // Start is offered once the planner's verdict on these settings is in.
-    await expect.poll(() => attr(page, 'run-primary', 'aria-disabled'), { timeout: 120_000 }).toBe('false');
+    await expect.poll(async () => `${await text(page, 'run-primary')} ${await attr(page, 'run-primary', 'aria-disabled')}`, { timeout: 120_000 }).toBe('Start false');
     await page.getByTestId('run-primary').click();
     await runState(page, 'running');
     expect(await text(page, 'run-data')).toMatch(/^Data: 1 clips? of dataset /);
@@ -205,7 +205,6 @@ describe('end to end: demo clip -> dataset -> train -> reload -> resume -> valid
     const row = page.locator(`[data-testid=ck-list] tr[data-step="${savedStep}"]`);
     await row.waitFor();
     await page.fill('#run-steps', String(savedStep + MORE_STEPS));
-    await page.press('#run-steps', 'Enter');
     await row.getByRole('button', { name: 'Restore' }).click();
     await runState(page, 'running');
     expect(await text(page, 'run-data')).toMatch(/^Data: 1 clips? of dataset /);
