@@ -105,7 +105,7 @@ export class PlanVerdictView extends LitElement {
     if (!v)
       return html`<div class="head" role="status" data-testid="verdict" aria-busy="true"><span class="muted">${this.planning ? 'Planning…' : 'Waiting for the engine…'}</span></div>`;
     return html`
-      <div class="head ${v.fits ? 'fits' : 'nofit'}" role="status" aria-live="polite" data-testid="verdict" data-fits=${String(v.fits)} data-peak=${v.peak}>
+      <div class="head ${v.fits ? 'fits' : 'nofit'}" role="status" aria-live="polite" aria-busy=${this.planning ? 'true' : 'false'} data-testid="verdict" data-fits=${String(v.fits)} data-peak=${v.peak}>
         ${v.fits
           ? html`<strong>Fits.</strong> <span>Peak <span class="num">${fmtBytes(v.peak)}</span> of the <span class="num">${fmtBytes(v.budget)}</span> available (${fmtShare(v.peak, v.budget)}).</span>`
           : html`<strong>Does not fit.</strong> <span>One step needs more than the <span class="num">${fmtBytes(v.budget)}</span> the budget leaves for training.</span>`}

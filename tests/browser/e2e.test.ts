@@ -165,7 +165,8 @@ describe('end to end: demo clip -> dataset -> train -> reload -> resume -> valid
     await page.press('#ts-frames', 'Enter');
     // Training on the dataset sets the settings to its resolution.
     await expect.poll(() => page.inputValue('#ts-resolution')).toBe(String(RES));
-    await page.locator('[data-testid=verdict][data-fits=true]').waitFor();
+    // A verdict that is not being re-planned: Start is offered.
+    await page.locator('[data-testid=verdict][data-fits=true][aria-busy=false]').waitFor();
     await page.getByLabel('Autosave every N steps').fill(String(AUTOSAVE_EVERY));
     await page.getByLabel('Autosave every N steps').press('Enter');
     // Typing is enough (Enter there would start the run as soon as it may: the click below starts it).

@@ -76,7 +76,7 @@ describe('training the tiny preset in headless chromium on SwiftShader', { timeo
     await page.selectOption('#ts-preset', 'unet-tiny');
     await page.selectOption('#ts-resolution', '16');
     await page.fill('#ts-frames', '1');
-    const verdict = page.locator('[data-testid=verdict][data-fits=true]');
+    const verdict = page.locator('[data-testid=verdict][data-fits=true][aria-busy=false]');
     await expect.poll(() => text(page, 'verdict-knobs'), { timeout: 60_000 }).toMatch(/^unet-tiny, 16 px, 1 frame · batch 1 · checkpointing off · f32/);
     await verdict.waitFor();
     planned = Number(await verdict.getAttribute('data-peak'));
@@ -102,7 +102,7 @@ describe('training the tiny preset in headless chromium on SwiftShader', { timeo
     expect(await attr(page, 'run-primary', 'aria-disabled')).toBe('true');
     await page.fill('#ts-budget', '4');
     await page.press('#ts-budget', 'Enter');
-    await page.locator('[data-testid=verdict][data-fits=true]').waitFor();
+    await page.locator('[data-testid=verdict][data-fits=true][aria-busy=false]').waitFor();
     expect(await text(page, 'budget')).toBe('4.00 GiB');
   });
 
