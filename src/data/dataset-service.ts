@@ -192,6 +192,16 @@ export class DatasetService implements DatasetApi {
     return this.vae.model;
   }
 
+  /** The loaded Whisper encoder, or null (engine side: lip sync of models that hear its tokens). */
+  audioEncoder(): WhisperEncoder | null {
+    return this.encoder;
+  }
+
+  /** A dataset's config, or null when there is no such dataset (engine side: an export records it). */
+  async datasetConfig(datasetId: string): Promise<DatasetConfig | null> {
+    return (await (await this.db()).getDataset(datasetId))?.config ?? null;
+  }
+
   /**
    * The dataset's clips as the trainer takes them (engine side: TrainingService's datasetClips). Clips that
    * cannot train the UNet are left out; when none can, the refusal says what to do first.

@@ -15,6 +15,7 @@ import { openTorchCheckpoint, torchCheckpointParts } from '../io/torch-pt.ts';
 import { unetModelConfig, type UnetTraining } from './unet-training.ts';
 import { matchStateDict, StateDictMismatchError, type MatchReport, type WeightSource } from '../nn/state-dict.ts';
 import { MODEL_PREFIX, refreshWeightCopies, type SnapshotSource } from './checkpoint-state.ts';
+import type { DatasetConfig } from '../store/dataset-store.ts';
 
 /** Written into every exported file's metadata; bumped when the layout changes. */
 export const EXPORT_FORMAT = 'latent-lab/1';
@@ -32,8 +33,12 @@ export async function checkpointWeights(source: SnapshotSource, dtype: 'F32' | '
   return out;
 }
 
-/** safetensors metadata (strings only): format version, model config, training config, step. */
-export function exportMetadata(source: SnapshotSource): Record<string, string> {
+/**
+ * safetensors metadata (strings only): format version, model config, training config, step, and the config
+ * of the dataset it trained on when known (its audio features, token window and mask: what lip sync must
+ * give the model, read back by src/sync/unet-file-facts.ts).
+ */
+export function exportMetadata(source: SnapshotSource, dataset?: DatasetConfig | null): Record<string, string> {
   const { state } = source;
   return {
     format: EXPORT_FORMAT,
@@ -43,13 +48,20 @@ export function exportMetadata(source: SnapshotSource): Record<string, string> {
     preset: state.config.preset,
     run_id: state.runId,
     ...(state.datasetId ? { dataset_id: state.datasetId } : {}),
+    ...(dataset ? { dataset_config: JSON.stringify(dataset) } : {}),
   };
 }
 
+export interface ExportOptions {
+  dtype?: 'F32' | 'F16';
+  /** The config of the checkpoint's dataset, recorded in a .safetensors file's metadata. */
+  dataset?: DatasetConfig | null;
+}
+
 /** The exported file as parts (for `new Blob(parts)` or writing one after another). */
-export async function exportCheckpoint(source: SnapshotSource, format: ExportFormat, opts: { dtype?: 'F32' | 'F16' } = {}): Promise<BlobBytes[]> {
+export async function exportCheckpoint(source: SnapshotSource, format: ExportFormat, opts: ExportOptions = {}): Promise<BlobBytes[]> {
   const weights = await checkpointWeights(source, opts.dtype);
-  if (format === 'safetensors') return safetensorsParts(weights, exportMetadata(source));
+  if (format === 'safetensors') return safetensorsParts(weights, exportMetadata(source, opts.dataset));
   if (format === 'pt') return torchCheckpointParts({ globalStep: source.state.trainer.step, stateDict: weights });
   throw new RangeError(`unknown export format "${String(format)}": use safetensors or pt`);
 }

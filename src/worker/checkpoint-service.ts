@@ -16,6 +16,7 @@ import { unetModelConfig, type UnetTraining } from '../train/unet-training.ts';
 import { failure, isEngineFailure, type EngineEvent, type EngineFailure } from './api.ts';
 import type { AutosaveSettings, CheckpointApi, CheckpointInfo, CheckpointStorage, ResumeOffer, WeightsImport } from './checkpoint-api.ts';
 import { toFailure } from './failures.ts';
+import type { DatasetConfig } from '../store/dataset-store.ts';
 import type { TrainingStatus } from './training-api.ts';
 import type { TrainingService } from './training-service.ts';
 import type { TrainingSession } from './training-session.ts';
@@ -27,6 +28,8 @@ export interface CheckpointHost {
   emit(e: EngineEvent): void;
   /** Gets a new device after a loss (the engine's init with its budget). */
   reinit(): Promise<unknown>;
+  /** A dataset's config (null when it is gone): an export records it for lip sync. */
+  datasetConfig?: (datasetId: string) => Promise<DatasetConfig | null>;
 }
 
 /** What the service knows of the run that is going (set when it starts). */
@@ -216,7 +219,9 @@ export class CheckpointService implements CheckpointApi {
     return guard(async () => {
       if (format !== 'safetensors' && format !== 'pt') throw failure('bad-request', `Unknown export format "${String(format)}".`, 'Choose safetensors or pt.');
       const ckpt = await (await this.host.store()).open(id);
-      const parts = await exportCheckpoint(ckpt, format, { dtype: opts.f16 ? 'F16' : 'F32' });
+      const datasetId = ckpt.manifest.datasetId;
+      const dataset = datasetId && this.host.datasetConfig ? await this.host.datasetConfig(datasetId) : null;
+      const parts = await exportCheckpoint(ckpt, format, { dtype: opts.f16 ? 'F16' : 'F32', dataset });
       return new Blob(parts, { type: 'application/octet-stream' });
     });
   }

@@ -65,11 +65,14 @@ export class Engine implements LabEngine {
     emit: (e) => this.emit(e),
     // A new device after a loss, under the budget the user set.
     reinit: () => this.init({ budgetBytes: this.rt?.ledger.budget }),
+    // Optional metadata: an export goes on without it where there is no dataset store (Node has no IndexedDB).
+    datasetConfig: (id) => this.datasets.datasetConfig(id).catch(() => null),
   });
 
   readonly sync = new SyncService({
     runtime: () => this.runtime(),
     busy: () => (['running', 'pausing', 'stopping'].includes(this.training.session?.state ?? 'idle') ? 'A training run is using the GPU.' : null),
+    audioEncoder: () => this.datasets.audioEncoder(),
   });
 
   constructor(private readonly opts: EngineOptions) {

@@ -20,6 +20,8 @@ import { SyncCancelledError, SYNC_FPS, type SyncModels } from '../sync/api.ts';
 import { DEFAULT_SYNC_AUDIO, syncAudio } from '../sync/audio.ts';
 import { lipSync } from '../sync/lip-sync.ts';
 import { loadSyncModels } from '../sync/models.ts';
+import { UnetFileFactsError, unetFileFacts } from '../sync/unet-file-facts.ts';
+import type { WhisperEncoder } from '../data/whisper-onnx.ts';
 import { failure, isEngineFailure, type EngineFailure } from './api.ts';
 import { toFailure } from './failures.ts';
 import type { SyncApi, SyncDemoModels, SyncModelFiles, SyncModelInfo, SyncRunOptions, SyncRunProgress, SyncRunResult } from './sync-api.ts';
@@ -29,6 +31,8 @@ export interface SyncHost {
   runtime(): GpuRuntime;
   /** Why the GPU is not free for a sync now (a training run stepping), or null. */
   busy?: () => string | null;
+  /** The Whisper encoder loaded for the datasets, for models that hear its tokens. */
+  audioEncoder?: () => WhisperEncoder | null;
 }
 
 /** What this service reads of public/demo/demo-models.json beyond the VAE. */
@@ -60,12 +64,14 @@ export class SyncService implements SyncApi {
       }
       const unetFile = await openWeights(files.unet);
       const vaeFile = await openWeights(files.vae);
-      const trainConfig = parseJson(unetFile.metadata.train_config) as { resolution?: number } | null;
-      const resolution = files.resolution ?? trainConfig?.resolution;
+      // What the file says it trained with (a latent-lab export), unless the caller says otherwise.
+      const facts = unetFileFacts(unetFile.metadata);
+      const resolution = files.resolution ?? facts.resolution;
       if (!resolution) throw failure('bad-request', 'The UNet file does not say which resolution it was trained at.', 'Give the resolution (the crop size in pixels the UNet was trained at).');
-      if (files.audio?.kind === 'encoder') {
-        throw failure('bad-request', `These models hear the audio encoder ${files.audio.encoder}'s tokens; lip sync here computes log-mel features only.`, 'Use models trained on a dataset with log-mel audio features (the default).');
-      }
+      const audio = files.audio ?? facts.audio ?? DEFAULT_SYNC_AUDIO;
+      this.encoderFor(audio);
+      const audioWindow = files.audioWindow ?? facts.window ?? null;
+      const mask = files.mask ?? facts.mask ?? null;
       const rt = this.host.runtime();
       await this.unload();
       const before = rt.ledger.snapshot().live;
@@ -75,9 +81,9 @@ export class SyncService implements SyncApi {
         unet: { name: files.names?.unet ?? 'unet', preset: unetFile.metadata.preset ?? files.unetPreset ?? null, parameters: models.unet.parameterCount(), crossAttentionDim: models.unet.config.cross_attention_dim },
         vae: { name: files.names?.vae ?? 'vae', preset: vaeFile.metadata.preset ?? files.vaePreset ?? null, parameters: models.vae.parameterCount() },
         resolution,
-        audio: files.audio ?? DEFAULT_SYNC_AUDIO,
-        audioWindow: files.audioWindow ?? null,
-        mask: files.mask ?? null,
+        audio,
+        audioWindow,
+        mask,
         weightBytes: rt.ledger.snapshot().live - before,
       };
       this.loaded = { models, info };
@@ -114,12 +120,13 @@ export class SyncService implements SyncApi {
       try {
         progress('open');
         input = await openSyncInput(video, audio, { videoName: opts.videoName, audioName: opts.audioName, maxSeconds: opts.maxSeconds, signal });
-        const features = await syncAudio(input.samples, { features: loaded.info.audio, ...(loaded.info.audioWindow ? { window: loaded.info.audioWindow } : {}) });
+        const { audio: features, audioWindow } = loaded.info;
+        const tokens = await syncAudio(input.samples, { features, encoder: this.encoderFor(features), ...(audioWindow ? { window: audioWindow } : {}) });
         const v = input.video;
         const box = opts.box ? checkBox(opts.box, v.width, v.height) : clampBox(centeredBox(v.width, v.height), v.width, v.height);
         const choice = await chooseOutput({ width: v.width, height: v.height, fps: SYNC_FPS, sampleRate: input.pcm.sampleRate, numberOfChannels: input.pcm.planes.length });
         writer = await VideoFileWriter.create({ width: v.width, height: v.height, fps: SYNC_FPS, audio: input.pcm, choice });
-        const result = await lipSync(rt, loaded.models, v, features, {
+        const result = await lipSync(rt, loaded.models, v, tokens, {
           sink: writer,
           box,
           resolution: loaded.info.resolution,
@@ -162,6 +169,20 @@ export class SyncService implements SyncApi {
     if (!this.running) return Promise.resolve(false);
     this.running.abort();
     return Promise.resolve(true);
+  }
+
+  /**
+   * The Whisper encoder for models that hear its tokens (null for log-mel models): the one loaded for the
+   * datasets, if its layers and width are the ones the models were trained on.
+   */
+  private encoderFor(audio: AudioFeatureConfig): WhisperEncoder | null {
+    if (audio.kind !== 'encoder') return null;
+    const heard = `${audio.layers} layer${audio.layers === 1 ? '' : 's'} of width ${audio.dim}`;
+    const encoder = this.host.audioEncoder?.() ?? null;
+    if (!encoder) throw failure('sync-state', `These models hear the tokens of the audio encoder ${audio.encoder} (${heard}), and no audio encoder is loaded.`, `Load ${audio.encoder} as the datasets' audio encoder first, then load the models again.`);
+    if (encoder.layers !== audio.layers || encoder.dim !== audio.dim)
+      throw failure('bad-request', `These models hear ${heard} from ${audio.encoder}; the loaded encoder ${encoder.name} gives ${encoder.layers} of width ${encoder.dim}.`, `Load ${audio.encoder} as the datasets' audio encoder, then load the models again.`);
+    return encoder;
   }
 
   private async unload(): Promise<void> {
@@ -212,15 +233,6 @@ async function fetchOk(url: string, what: string): Promise<Response> {
   return r;
 }
 
-function parseJson(text: string | undefined): unknown {
-  if (!text) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
-}
-
 function checkBox(box: { x: number; y: number; size: number }, width: number, height: number) {
   const ok = [box.x, box.y, box.size].every(Number.isInteger) && box.size > 0 && box.x >= 0 && box.y >= 0 && box.x + box.size <= width && box.y + box.size <= height;
   if (!ok) {
@@ -252,6 +264,7 @@ function syncFailure(e: unknown): EngineFailure {
   if (isEngineFailure(e)) return e;
   if (e instanceof SyncCancelledError) return cancelled();
   if (e instanceof ClipError) return e.code === 'aborted' ? cancelled() : failure('bad-clip', e.message, e.action, e.detail);
+  if (e instanceof UnetFileFactsError) return failure('bad-request', e.message, e.action);
   if (e instanceof NoEncoderError) return failure('no-video-encoder', e.message, 'Use a current Chrome or Edge (WebCodecs encoders for H.264/AAC or VP9/Opus).');
   if (e instanceof StateDictMismatchError) return failure('weights-mismatch', `The weights do not fit the model: ${describeMismatch(e.report)}`, 'Pick the UNet and VAE files that were trained together, with their presets.');
   if (e instanceof Error && /^lip sync: (the (UNet|VAE) file|preset .* is a)/.test(e.message)) {

@@ -243,6 +243,8 @@ describe('end to end: demo clip -> dataset -> train -> reload -> resume -> valid
     const bytes = readFileSync(path);
     const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8'));
     expect(header.__metadata__).toMatchObject({ step: String(step), preset: 'unet-tiny' });
+    // The dataset's config goes with it: lip sync reads the features and mask the model trained with.
+    expect(JSON.parse(header.__metadata__.dataset_config)).toMatchObject({ resolution: RES, audio: { kind: 'logmel', nMels: 80 }, mask: { top: 0.5, bottom: 1 } });
     exported = { path, tensors: Object.keys(header).filter((k) => k !== '__metadata__').length, step };
     expect(exported.tensors).toBeGreaterThan(50);
     await shot(page, '7-exported');

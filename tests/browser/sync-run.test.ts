@@ -79,16 +79,16 @@ describe.skipIf(!haveDemo)('lip sync through the worker', () => {
     expect(r.failure!.action).toMatch(/demo models/);
   });
 
-  it('refuses models that hear Whisper-encoder tokens, saying what to use, and keeps nothing', async () => {
+  it('refuses models that hear Whisper-encoder tokens while no encoder is loaded, saying what to load, and keeps nothing', async () => {
     const before = await live();
     const r = await page.evaluate(async (base) => {
       const bytes = async (f: string) => (await fetch(`${base}demo/${f}`)).arrayBuffer();
       const files = { unet: await bytes('demo-unet.safetensors'), vae: await bytes('demo-vae.safetensors'), resolution: 16, audio: { kind: 'encoder', encoder: 'whisper-tiny.onnx', layers: 5, dim: 384 } };
       return (window as any).lab.sync.loadModels(files).then(() => null, (f: unknown) => f);
     }, h.url);
-    expect(r?.code).toBe('bad-request');
-    expect(r?.message).toMatch(/whisper-tiny\.onnx.*log-mel/);
-    expect(r?.action).toMatch(/log-mel/);
+    expect(r?.code).toBe('sync-state');
+    expect(r?.message).toMatch(/whisper-tiny\.onnx \(5 layers of width 384\), and no audio encoder is loaded/);
+    expect(r?.action).toMatch(/Load whisper-tiny\.onnx as the datasets' audio encoder/);
     expect(await live()).toBe(before);
   });
 

@@ -16,6 +16,7 @@ import { parseWav, wavTo16kMono } from '../../src/sync/wav.ts';
 import { formatY4mHeader, parseY4mHeader, rgbaToYuv, y4mFrameBytes, yuvToRgba } from '../../src/sync/y4m.ts';
 import { openY4m } from '../../src/cli/verbs/sync-files.ts';
 import { testRuntime } from '../helpers/gpu.ts';
+import { buildTinyEncoder } from './data-whisper-model.ts';
 
 const W = 24, H = 20;
 
@@ -143,5 +144,44 @@ describe('lab sync (tiny random models, Dawn)', { timeout: 600_000 }, () => {
     await expect(run(parseArgs([...argv, '--out', join(dir, 'bad.y4m'), '--box', '10,0,16,16']))).rejects.toThrow(/outside the 24x20 video/);
     await expect(run(parseArgs([...argv, '--out', join(dir, 'bad.y4m'), '--box', '0,0,16,12']))).rejects.toThrow(/square/);
     expect(readdirSync(dir).filter((f) => f.startsWith('bad'))).toEqual([]);
+  });
+
+  it("runs a model that hears a Whisper encoder's tokens with --audio-encoder, taking its features from the file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sync-cli-encoder-'));
+    const rt = await testRuntime({ pooling: false });
+    // unet-tiny's cross-attention is 16 wide: the tiny encoder's 5 stacked layers (50 tokens of 16) go straight in
+    const unet = new UNet3DConditionModel(getPreset('unet-tiny').config).materialize(rt, { seed: 4, requiresGrad: false });
+    const vae = new AutoencoderKL(getPreset('vae-tiny').config).materialize(rt, { seed: 5, requiresGrad: false });
+    const dataset = { resolution: 16, mask: { top: 0.5, bottom: 1, side: 0.0625 }, audio: { kind: 'encoder', encoder: 'whisper-tiny.onnx', layers: 5, dim: 16 }, window: { left: 2, right: 2 }, fps: 25 };
+    // the metadata a latent-lab export writes: the crop size in train_config, the dataset's audio in dataset_config
+    const meta = { config: JSON.stringify(unet.config), train_config: JSON.stringify({ resolution: 16 }), dataset_config: JSON.stringify(dataset) };
+    writeFileSync(join(dir, 'unet.safetensors'), writeSafetensors(await exportStateDict(unet), meta) as Uint8Array);
+    writeFileSync(join(dir, 'vae.safetensors'), writeSafetensors(await exportStateDict(vae), { config: JSON.stringify(vae.config) }) as Uint8Array);
+    unet.dispose();
+    vae.dispose();
+    rt.destroy();
+    writeFileSync(join(dir, 'whisper.onnx'), buildTinyEncoder({ dim: 16, layers: 5, hiddenStates: true }));
+    writeFileSync(join(dir, 'narrow.onnx'), buildTinyEncoder({ dim: 8, layers: 5, hiddenStates: true }));
+    writeFileSync(join(dir, 'in.y4m'), y4mFile(Array.from({ length: 4 }, (_, i) => randomRgba(i + 20)), 'YUV4MPEG2 W24 H20 F25:1 Ip A1:1 C420jpeg'));
+    const speech = Float32Array.from({ length: 3200 }, (_, i) => 0.4 * Math.sin(i * 0.07) * Math.sin(i * 0.002));
+    writeFileSync(join(dir, 'speech.wav'), wav16([speech], 16000));
+    const argv = (audio: string, out: string) => ['--unet', join(dir, 'unet.safetensors'), '--vae', join(dir, 'vae.safetensors'), '--video', join(dir, 'in.y4m'), '--audio', join(dir, audio), '--steps', '1', '--guidance', '1', '--seed', '9', '--out', join(dir, out)];
+
+    await expect(run(parseArgs(argv('speech.wav', 'none.y4m')))).rejects.toThrow(/hears the tokens of the audio encoder whisper-tiny\.onnx \(5 layers of width 16\): give it with --audio-encoder/);
+    await expect(run(parseArgs([...argv('speech.wav', 'none.y4m'), '--audio-encoder', join(dir, 'narrow.onnx')]))).rejects.toThrow(/gives 5 layers of width 8; the UNet hears 5 layers of width 16/);
+    // the features need the encoder (syncAudio refuses encoder features without one): the run hears its tokens
+    await run(parseArgs([...argv('speech.wav', 'speech.y4m'), '--audio-encoder', join(dir, 'whisper.onnx')]));
+    // 0.2 s of audio: 5 frames, at the file's 16 px crops (no --resolution given), the box redrawn
+    const out = openY4m(join(dir, 'speech.y4m')), src = openY4m(join(dir, 'in.y4m'));
+    expect(out.fileFrames).toBe(5);
+    let changed = 0;
+    for (let k = 0; k < 5; k++) {
+      const o = out.readPlanes(k), i = src.readPlanes(pingPongIndex(k, 4));
+      for (let p = 0; p < W * H; p++) if (o[p] !== i[p]) changed++;
+    }
+    out.close();
+    src.close();
+    expect(changed).toBeGreaterThan(5 * 50);
+    expect(readdirSync(dir).filter((f) => f.startsWith('none') || f.endsWith('.tmp'))).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { centeredBox, type FaceBox } from '../../data/crop.ts';
 import { DEFAULT_MASK, type MaskParams } from '../../data/mask.ts';
 import { fmtBytes, parseBytes } from '../../gpu/memory/bytes.ts';
@@ -8,13 +9,16 @@ import { getPreset } from '../../nn/presets.ts';
 import { lipSync, syncAudio, type SyncAudioFeatures, type SyncModels, type SyncProgress } from '../../sync/api.ts';
 import { DEFAULT_SYNC_AUDIO } from '../../sync/audio.ts';
 import { loadSyncModels } from '../../sync/models.ts';
+import { unetFileFacts } from '../../sync/unet-file-facts.ts';
+import { loadWhisperEncoder, type WhisperEncoder } from '../../data/whisper-onnx.ts';
+import type { AudioFeatureConfig } from '../../store/dataset-store.ts';
 import { wavTo16kMono } from '../../sync/wav.ts';
 import type { Args } from '../args.ts';
 import { openWeightsFile } from '../weights-file.ts';
 import { openY4m, readSyncManifest, y4mOutput, type SyncManifest, type Y4mInput } from './sync-files.ts';
 
 export const help =
-  'lip-syncs a video to audio: --unet FILE --vae FILE (or --models demo-models.json) [--preset UNET] [--vae-preset VAE] --video IN.y4m --audio IN.wav --out OUT.y4m [--steps 20] [--guidance 1.5] [--seed S] [--box x,y,w,h] [--resolution PX] [--chunk-frames 16] [--budget BYTES] [--json]';
+  'lip-syncs a video to audio: --unet FILE --vae FILE (or --models demo-models.json) [--preset UNET] [--vae-preset VAE] --video IN.y4m --audio IN.wav --out OUT.y4m [--audio-encoder WHISPER.onnx] [--steps 20] [--guidance 1.5] [--seed S] [--box x,y,w,h] [--resolution PX] [--chunk-frames 16] [--budget BYTES] [--json]';
 
 function fail(what: string): never {
   throw new Error(`sync: ${what}`);
@@ -38,10 +42,13 @@ export async function run(args: Args): Promise<void> {
   const outPath = args.str('out') ?? fail('--out OUT.y4m is required');
   if (!outPath.endsWith('.y4m')) fail(`--out ${outPath}: write a .y4m (then: ffmpeg -i OUT.y4m -i ${audioPath} -shortest OUT.mp4)`);
 
-  const features = manifest.audio?.features ?? DEFAULT_SYNC_AUDIO;
-  if (features.kind === 'encoder') fail(`the UNet hears encoder features (${features.encoder}); the CLI computes log-mel features only: sync in the app, which loads the encoder`);
+  // What a latent-lab export says it trained with, where the manifest does not say.
+  const unetFile = await openWeightsFile(unetPath);
+  const facts = unetFileFacts(unetFile.metadata);
+  const features = manifest.audio?.features ?? facts.audio ?? DEFAULT_SYNC_AUDIO;
   const samples = wavTo16kMono(readFileSync(audioPath));
-  const audio = await syncAudio(samples, { features, window: manifest.audio?.window });
+  const encoder = await audioEncoder(features, args.str('audio-encoder'));
+  const audio = await syncAudio(samples, { features, window: manifest.audio?.window ?? facts.window, encoder }).finally(() => encoder?.release());
 
   const boxArg = args.str('box');
   const givenBox = boxArg ? parseBox(boxArg) : null;
@@ -53,20 +60,36 @@ export async function run(args: Args): Promise<void> {
     video = openY4m(videoPath);
     const unetPreset = args.str('preset') ?? manifest.unetPreset;
     const vaePreset = args.str('vae-preset') ?? manifest.vaePreset;
-    models = await loadSyncModels(rt, { unet: await openWeightsFile(unetPath), vae: await openWeightsFile(vaePath) }, { unetPreset, vaePreset, scalingFactor: manifest.scalingFactor });
+    models = await loadSyncModels(rt, { unet: unetFile, vae: await openWeightsFile(vaePath) }, { unetPreset, vaePreset, scalingFactor: manifest.scalingFactor });
     const factor = 2 ** (models.vae.config.block_out_channels.length - 1);
     const resolution =
       args.num('resolution') ??
       manifest.resolution ??
+      facts.resolution ??
       (unetPreset ? getPreset(unetPreset).resolution : models.unet.config.sample_size * factor);
     const box = givenBox ?? centeredBox(video.width, video.height);
-    await syncToFile(rt, models, video, audio, { box, resolution, mask: manifest.mask ?? DEFAULT_MASK, args, outPath, audioPath });
+    await syncToFile(rt, models, video, audio, { box, resolution, mask: manifest.mask ?? facts.mask ?? DEFAULT_MASK, args, outPath, audioPath });
   } finally {
     video?.close();
     models?.unet.dispose();
     models?.vae.dispose();
     rt.destroy();
   }
+}
+
+/** The Whisper encoder (ONNX, run by onnxruntime-web's wasm backend) for a UNet that hears its tokens. */
+async function audioEncoder(features: AudioFeatureConfig, path: string | undefined): Promise<WhisperEncoder | null> {
+  if (features.kind !== 'encoder') return null;
+  const heard = `${features.layers} layers of width ${features.dim}`;
+  if (!path) fail(`the UNet hears the tokens of the audio encoder ${features.encoder} (${heard}): give it with --audio-encoder ${features.encoder}`);
+  const ort = await import('onnxruntime-web');
+  ort.env.wasm.numThreads = 1;
+  const encoder = await loadWhisperEncoder(ort, readFileSync(path), { providers: ['wasm'], name: basename(path) });
+  if (encoder.layers !== features.layers || encoder.dim !== features.dim) {
+    await encoder.release();
+    fail(`--audio-encoder ${path} gives ${encoder.layers} layers of width ${encoder.dim}; the UNet hears ${heard} from ${features.encoder}`);
+  }
+  return encoder;
 }
 
 interface FileRun {
