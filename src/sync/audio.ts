@@ -21,6 +21,15 @@ export interface SyncAudioOptions {
   encoder?: WhisperEncoder | null;
 }
 
+/** What an encoder-token model heard, in words: "5 layers of width 384". */
+export const heardTokens = (f: { layers: number; dim: number }): string => `${f.layers} layer${f.layers === 1 ? '' : 's'} of width ${f.dim}`;
+
+/** Why `encoder` cannot give the tokens a model heard from `features.encoder`, or null when its layers and width match. */
+export function encoderMismatch(features: Extract<AudioFeatureConfig, { kind: 'encoder' }>, encoder: Pick<WhisperEncoder, 'name' | 'layers' | 'dim'>): string | null {
+  if (encoder.layers === features.layers && encoder.dim === features.dim) return null;
+  return `the models hear ${heardTokens(features)} from ${features.encoder}; the encoder ${encoder.name} gives ${heardTokens(encoder)}`;
+}
+
 /**
  * Tokens for every output frame of `samples` (16 kHz mono). The output has the audio's duration at 25 fps
  * (to the nearest frame); the samples are cut or padded with silence to exactly that many frames first, as

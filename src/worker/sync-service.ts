@@ -17,7 +17,7 @@ import type { TokenWindow } from '../data/audio-tokens.ts';
 import { openWeights } from '../train/checkpoint-export.ts';
 import type { DemoManifest } from '../data/vae-weights.ts';
 import { SyncCancelledError, SYNC_FPS, type SyncModels } from '../sync/api.ts';
-import { DEFAULT_SYNC_AUDIO, syncAudio } from '../sync/audio.ts';
+import { DEFAULT_SYNC_AUDIO, encoderMismatch, heardTokens, syncAudio } from '../sync/audio.ts';
 import { lipSync } from '../sync/lip-sync.ts';
 import { loadSyncModels } from '../sync/models.ts';
 import { UnetFileFactsError, unetFileFacts } from '../sync/unet-file-facts.ts';
@@ -177,11 +177,11 @@ export class SyncService implements SyncApi {
    */
   private encoderFor(audio: AudioFeatureConfig): WhisperEncoder | null {
     if (audio.kind !== 'encoder') return null;
-    const heard = `${audio.layers} layer${audio.layers === 1 ? '' : 's'} of width ${audio.dim}`;
     const encoder = this.host.audioEncoder?.() ?? null;
-    if (!encoder) throw failure('sync-state', `These models hear the tokens of the audio encoder ${audio.encoder} (${heard}), and no audio encoder is loaded.`, `Load ${audio.encoder} as the datasets' audio encoder first, then load the models again.`);
-    if (encoder.layers !== audio.layers || encoder.dim !== audio.dim)
-      throw failure('bad-request', `These models hear ${heard} from ${audio.encoder}; the loaded encoder ${encoder.name} gives ${encoder.layers} of width ${encoder.dim}.`, `Load ${audio.encoder} as the datasets' audio encoder, then load the models again.`);
+    const action = `Load ${audio.encoder} as the datasets' audio encoder, then load the models again.`;
+    if (!encoder) throw failure('sync-state', `These models hear the tokens of the audio encoder ${audio.encoder} (${heardTokens(audio)}), and no audio encoder is loaded.`, action);
+    const mismatch = encoderMismatch(audio, encoder);
+    if (mismatch) throw failure('bad-request', `The loaded audio encoder does not fit: ${mismatch}.`, action);
     return encoder;
   }
 

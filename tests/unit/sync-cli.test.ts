@@ -168,7 +168,7 @@ describe('lab sync (tiny random models, Dawn)', { timeout: 600_000 }, () => {
     const argv = (audio: string, out: string) => ['--unet', join(dir, 'unet.safetensors'), '--vae', join(dir, 'vae.safetensors'), '--video', join(dir, 'in.y4m'), '--audio', join(dir, audio), '--steps', '1', '--guidance', '1', '--seed', '9', '--out', join(dir, out)];
 
     await expect(run(parseArgs(argv('speech.wav', 'none.y4m')))).rejects.toThrow(/hears the tokens of the audio encoder whisper-tiny\.onnx \(5 layers of width 16\): give it with --audio-encoder/);
-    await expect(run(parseArgs([...argv('speech.wav', 'none.y4m'), '--audio-encoder', join(dir, 'narrow.onnx')]))).rejects.toThrow(/gives 5 layers of width 8; the UNet hears 5 layers of width 16/);
+    await expect(run(parseArgs([...argv('speech.wav', 'none.y4m'), '--audio-encoder', join(dir, 'narrow.onnx')]))).rejects.toThrow(/narrow\.onnx does not fit: the models hear 5 layers of width 16 from whisper-tiny\.onnx; the encoder narrow\.onnx gives 5 layers of width 8/);
     // the features need the encoder (syncAudio refuses encoder features without one): the run hears its tokens
     await run(parseArgs([...argv('speech.wav', 'speech.y4m'), '--audio-encoder', join(dir, 'whisper.onnx')]));
     // 0.2 s of audio: 5 frames, at the file's 16 px crops (no --resolution given), the box redrawn

@@ -109,7 +109,7 @@ describe('lip sync loads what the UNet file says it heard (Dawn)', { timeout: 30
     loaded = narrow;
     const other = await failureOf(service().loadModels({ unet: unetBytes(exported(ENCODER_DATASET)), vae }));
     expect(other?.code).toBe('bad-request');
-    expect(other?.message).toMatch(/the loaded encoder narrow\.onnx gives 5 of width 8/);
+    expect(other?.message).toMatch(/^The loaded audio encoder does not fit: the models hear 5 layers of width 16 from tiny-whisper\.onnx; the encoder narrow\.onnx gives 5 layers of width 8\.$/);
     expect(rt.ledger.snapshot().live).toBe(before);
   });
 

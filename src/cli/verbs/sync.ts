@@ -7,7 +7,7 @@ import { acquireNodeDevice } from '../../gpu/node-gpu.ts';
 import { GpuRuntime } from '../../gpu/runtime.ts';
 import { getPreset } from '../../nn/presets.ts';
 import { lipSync, syncAudio, type SyncAudioFeatures, type SyncModels, type SyncProgress } from '../../sync/api.ts';
-import { DEFAULT_SYNC_AUDIO } from '../../sync/audio.ts';
+import { DEFAULT_SYNC_AUDIO, encoderMismatch, heardTokens } from '../../sync/audio.ts';
 import { loadSyncModels } from '../../sync/models.ts';
 import { unetFileFacts } from '../../sync/unet-file-facts.ts';
 import { loadWhisperEncoder, type WhisperEncoder } from '../../data/whisper-onnx.ts';
@@ -80,14 +80,14 @@ export async function run(args: Args): Promise<void> {
 /** The Whisper encoder (ONNX, run by onnxruntime-web's wasm backend) for a UNet that hears its tokens. */
 async function audioEncoder(features: AudioFeatureConfig, path: string | undefined): Promise<WhisperEncoder | null> {
   if (features.kind !== 'encoder') return null;
-  const heard = `${features.layers} layers of width ${features.dim}`;
-  if (!path) fail(`the UNet hears the tokens of the audio encoder ${features.encoder} (${heard}): give it with --audio-encoder ${features.encoder}`);
+  if (!path) fail(`the UNet hears the tokens of the audio encoder ${features.encoder} (${heardTokens(features)}): give it with --audio-encoder ${features.encoder}`);
   const ort = await import('onnxruntime-web');
   ort.env.wasm.numThreads = 1;
   const encoder = await loadWhisperEncoder(ort, readFileSync(path), { providers: ['wasm'], name: basename(path) });
-  if (encoder.layers !== features.layers || encoder.dim !== features.dim) {
+  const mismatch = encoderMismatch(features, encoder);
+  if (mismatch) {
     await encoder.release();
-    fail(`--audio-encoder ${path} gives ${encoder.layers} layers of width ${encoder.dim}; the UNet hears ${heard} from ${features.encoder}`);
+    fail(`--audio-encoder ${path} does not fit: ${mismatch}`);
   }
   return encoder;
 }
