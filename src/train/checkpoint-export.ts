@@ -1,7 +1,7 @@
 /**
  * Checkpoints as files PyTorch users load, and weights files back into a run:
  * - .safetensors: the model's weights under diffusers names; metadata holds the format version, the
- *   model config JSON, the training config JSON and the step.
+ *   model config JSON, the training config JSON, the step and the dataset's config JSON when known.
  * - .pt as LatentSync saves it: torch.save({"global_step": step, "state_dict": OrderedDict}), which
  *   torch.load(weights_only=True) opens.
  * Import: .safetensors or .pt (sniffed, not guessed from the name). Names and shapes are matched against
